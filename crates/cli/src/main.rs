@@ -1,0 +1,301 @@
+//! The `irl` command: runs iterated representation learning pipelines and inspects what they
+//! wrote.
+
+mod inspect;
+mod progress;
+mod status;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use irl_pipeline::{Backend, Mode, Pipeline, RunOptions, StageKind, StageStatus};
+use irl_store::Store;
+
+/// Iterated representation learning: train, reconstruct, retrain, and measure what survives.
+#[derive(Debug, Parser)]
+#[command(name = "irl", version, about)]
+struct Cli {
+    /// Store folder with the objects, records and run views.
+    #[arg(long, global = true, env = "IRL_STORE", default_value = "artifacts")]
+    store: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by the commands that read a pipeline file.
+#[derive(Debug, clap::Args)]
+struct PipelineArgs {
+    /// Pipeline file (YAML).
+    pipeline: PathBuf,
+    /// Override a key of the pipeline file, such as `--set training.epochs=2`; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Folder with the dataset's raw files; takes precedence over data.dir and IRL_DATA_DIR.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Compute backend.
+    #[arg(long, default_value = "flex")]
+    backend: String,
+    /// Device of the backend.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a pipeline, reusing every finished stage and resuming an interrupted one.
+    Run(PipelineArgs),
+    /// Show each stage of a run: ran, reused or pending, with short digests and times.
+    Status {
+        /// Run name (a folder under runs/ in the store).
+        run: String,
+    },
+    /// Say why each stage of a pipeline would run: which key input changed since its slot's
+    /// last record.
+    Explain {
+        /// Pipeline file, or the name of a run (its saved pipeline is used).
+        target: String,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long, default_value = "flex")]
+        backend: String,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// Print a safetensors file's tensors and metadata, or a Parquet file's schema and first rows.
+    Inspect {
+        path: PathBuf,
+        /// Rows of a Parquet file to print.
+        #[arg(long, default_value_t = 10)]
+        rows: usize,
+    },
+    /// Rehash every object in the store; exits non-zero when one does not match its name.
+    Verify,
+    /// Delete objects, records and checkpoints that no run references.
+    Gc {
+        /// List what would be deleted without deleting it.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Run only the ingest stage of a pipeline.
+    Ingest(PipelineArgs),
+    /// Run only the train stage of one round; earlier stages must have run.
+    Train {
+        #[command(flatten)]
+        args: PipelineArgs,
+        #[arg(long)]
+        iteration: u32,
+    },
+    /// Run only the reconstruct stage of one round; earlier stages must have run.
+    Reconstruct {
+        #[command(flatten)]
+        args: PipelineArgs,
+        #[arg(long)]
+        iteration: u32,
+    },
+    /// Run only the evaluate stage of one round; earlier stages must have run.
+    Evaluate {
+        #[command(flatten)]
+        args: PipelineArgs,
+        #[arg(long)]
+        iteration: u32,
+    },
+    /// Rewrite a run's metrics table and report from its finished stages.
+    Report {
+        /// Run name.
+        run: String,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    progress::init_logging();
+    let store = Store::open(&cli.store)
+        .with_context(|| format!("failed to open the store at {}", cli.store.display()))?;
+
+    match cli.command {
+        Command::Run(args) => run_pipeline(&store, &args, Mode::Full),
+        Command::Ingest(args) => run_pipeline(
+            &store,
+            &args,
+            Mode::Single {
+                stage: StageKind::Ingest,
+                iteration: 0,
+            },
+        ),
+        Command::Train { args, iteration } => single(&store, &args, StageKind::Train, iteration),
+        Command::Reconstruct { args, iteration } => {
+            single(&store, &args, StageKind::Reconstruct, iteration)
+        }
+        Command::Evaluate { args, iteration } => {
+            single(&store, &args, StageKind::Evaluate, iteration)
+        }
+        Command::Report { run, data_dir } => {
+            let pipeline = saved_pipeline(&store, &run)?;
+            execute(&store, &pipeline, data_dir, Backend::Flex, Mode::Refresh)?;
+            let index = store.run_dir(&run).join("report").join("index.html");
+            println!("{}", index.display());
+            Ok(())
+        }
+        Command::Status { run } => status::print(&store, &run),
+        Command::Explain {
+            target,
+            overrides,
+            data_dir,
+            backend,
+            device,
+        } => {
+            let pipeline = if Path::new(&target).is_file() {
+                irl_pipeline::load(Path::new(&target), &overrides)?
+            } else {
+                if !overrides.is_empty() {
+                    bail!("--set applies to a pipeline file, but {target:?} is a run name");
+                }
+                saved_pipeline(&store, &target)?
+            };
+            let backend = Backend::parse(&backend, &device)?;
+            let summary = execute(&store, &pipeline, data_dir, backend, Mode::Explain)?;
+            print_explain(&summary);
+            Ok(())
+        }
+        Command::Inspect { path, rows } => inspect::print(&path, rows),
+        Command::Verify => verify(&store),
+        Command::Gc { dry_run } => gc(&store, dry_run),
+    }
+}
+
+fn single(store: &Store, args: &PipelineArgs, stage: StageKind, iteration: u32) -> Result<()> {
+    if iteration == 0 {
+        bail!("--iteration counts rounds from 1");
+    }
+    run_pipeline(store, args, Mode::Single { stage, iteration })
+}
+
+fn run_pipeline(store: &Store, args: &PipelineArgs, mode: Mode) -> Result<()> {
+    let pipeline = irl_pipeline::load(&args.pipeline, &args.overrides)?;
+    let backend = Backend::parse(&args.backend, &args.device)?;
+    let summary = execute(store, &pipeline, args.data_dir.clone(), backend, mode)?;
+
+    let ran = summary
+        .stages
+        .iter()
+        .filter(|stage| matches!(stage.status, StageStatus::Ran { .. }))
+        .count();
+    let reused = summary.stages.len() - ran;
+    eprintln!(
+        "run {}: {} rounds done, {ran} stages ran, {reused} reused{}",
+        pipeline.name,
+        summary.rounds_done,
+        match summary.converged_at {
+            Some(round) => format!(", converged at round {round}"),
+            None => String::new(),
+        }
+    );
+    let run_dir = store.run_dir(&pipeline.name);
+    if mode == Mode::Full {
+        eprintln!("metrics: {}", run_dir.join("metrics.parquet").display());
+        eprintln!("report:  {}", run_dir.join("report/index.html").display());
+    }
+    Ok(())
+}
+
+fn execute(
+    store: &Store,
+    pipeline: &Pipeline,
+    data_dir: Option<PathBuf>,
+    backend: Backend,
+    mode: Mode,
+) -> Result<irl_pipeline::RunSummary> {
+    let progress = progress::TerminalProgress::new();
+    let options = RunOptions {
+        store,
+        data_dir,
+        backend,
+        mode,
+        progress: &progress,
+    };
+    let summary = irl_pipeline::run(pipeline, &options)
+        .with_context(|| format!("run {:?} failed", pipeline.name))?;
+    Ok(summary)
+}
+
+fn saved_pipeline(store: &Store, run: &str) -> Result<Pipeline> {
+    let path = store.run_dir(run).join("pipeline.yaml");
+    if !path.exists() {
+        bail!(
+            "run {run:?} has no saved pipeline at {}; check the run name (`ls {}`)",
+            path.display(),
+            store.root().join("runs").display()
+        );
+    }
+    Ok(irl_pipeline::load(&path, &[])?)
+}
+
+fn print_explain(summary: &irl_pipeline::RunSummary) {
+    let mut any_pending = false;
+    for stage in &summary.stages {
+        let key = stage.key.map(|key| key.short()).unwrap_or_default();
+        match &stage.status {
+            StageStatus::Cached => println!("{:<22} {key}  cached", stage.slot),
+            StageStatus::WouldRun { reasons } => {
+                any_pending = true;
+                println!("{:<22} {key}  would run:", stage.slot);
+                for reason in reasons {
+                    println!("{:<22}   - {reason}", "");
+                }
+            }
+            StageStatus::Ran { .. } | StageStatus::Reused => {}
+        }
+    }
+    if any_pending {
+        println!("every stage after it runs too, since its inputs come from the stage above");
+    } else {
+        println!("every stage is cached; `irl run` would reuse them all");
+    }
+}
+
+fn verify(store: &Store) -> Result<()> {
+    let (checked, corrupt) = store.verify()?;
+    for object in &corrupt {
+        eprintln!(
+            "corrupt: {} hashes to {}; delete it and rerun the pipeline to rebuild it",
+            object.path.display(),
+            object.actual
+        );
+    }
+    if !corrupt.is_empty() {
+        bail!(
+            "{} of {checked} objects do not match their digest",
+            corrupt.len()
+        );
+    }
+    println!("{checked} objects verified");
+    Ok(())
+}
+
+fn gc(store: &Store, dry_run: bool) -> Result<()> {
+    let report = store.gc(dry_run)?;
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    for path in report
+        .objects
+        .iter()
+        .chain(&report.records)
+        .chain(&report.checkpoints)
+    {
+        println!("{verb} {}", path.display());
+    }
+    println!(
+        "{verb} {} objects ({:.1} MB), {} records, {} checkpoint folders",
+        report.objects.len(),
+        report.bytes as f64 / 1e6,
+        report.records.len(),
+        report.checkpoints.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! Helpers for tests that run the `irl` binary on the real MNIST files.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use irl_store::Store;
+
+/// The original MNIST IDX files (gzip).
+pub fn mnist_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/mnist")
+}
+
+/// The study's pipeline file.
+pub fn pipeline_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/mnist-ae.yaml")
+}
+
+/// Overrides that make the study small enough for a test.
+pub fn small(rounds: u32, epochs: u32, train: u32) -> Vec<String> {
+    vec![
+        format!("data.train_limit={train}"),
+        "data.test_limit=300".to_string(),
+        format!("iterate.max_iterations={rounds}"),
+        format!("training.epochs={epochs}"),
+    ]
+}
+
+/// `irl --store STORE ARGS...` with the data folder and overrides of `run`-like commands.
+pub fn irl(store: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_irl"));
+    command.arg("--store").arg(store).env("RUST_LOG", "info");
+    command
+}
+
+/// `irl run` of the study pipeline with `overrides`.
+pub fn run_command(store: &Path, overrides: &[String]) -> Command {
+    let mut command = irl(store);
+    command
+        .arg("run")
+        .arg(pipeline_file())
+        .arg("--data-dir")
+        .arg(mnist_dir());
+    for text in overrides {
+        command.arg("--set").arg(text);
+    }
+    command
+}
+
+/// Runs a command and fails the test with its output when it exits non-zero.
+pub fn check(mut command: Command) -> Output {
+    let output = command.output().expect("irl starts");
+    assert!(
+        output.status.success(),
+        "irl failed\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Output digests of every train, reconstruct and evaluate stage of `run`, by slot and output
+/// name. The training log is left out because its `seconds` column records wall time.
+pub fn stage_outputs(store: &Path, run: &str) -> Vec<(String, String, String)> {
+    let store = Store::open(store).unwrap();
+    let state = store.run_state(run).unwrap();
+    let mut outputs = Vec::new();
+    for (slot, slot_state) in &state.slots {
+        if slot == "report" {
+            continue;
+        }
+        let record = store
+            .record(&slot_state.key)
+            .unwrap()
+            .expect("record exists");
+        for (name, object) in &record.outputs {
+            if name != "training_log" {
+                outputs.push((slot.clone(), name.clone(), object.digest.to_hex()));
+            }
+        }
+    }
+    outputs
+}

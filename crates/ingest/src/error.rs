@@ -1,0 +1,214 @@
+//! The errors of reading MNIST, one variant per problem.
+//!
+//! Each message names the file and the values involved and ends with what to do next, because
+//! the usual cause is a broken or wrong download that the user has to replace by hand.
+
+use std::path::PathBuf;
+
+use crate::files::MnistFile;
+use crate::idx::IdxKind;
+
+/// A problem that stops MNIST from being read.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(
+        "MNIST directory {} not found. Create it and put the four MNIST files in it: {}",
+        dir.display(),
+        MnistFile::expected_names()
+    )]
+    DirectoryNotFound { dir: PathBuf },
+
+    #[error(
+        "MNIST path {} is not a directory. Give the directory that contains the four MNIST files: {}",
+        dir.display(),
+        MnistFile::expected_names()
+    )]
+    NotADirectory { dir: PathBuf },
+
+    #[error(
+        "MNIST directory {} is missing {}. It must contain the four MNIST files: {}",
+        dir.display(),
+        missing.join(", "),
+        MnistFile::expected_names()
+    )]
+    FilesMissing { dir: PathBuf, missing: Vec<String> },
+
+    #[error("failed to read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "failed to decompress gzip file {}: the gzip stream is corrupt or truncated. Download the file again",
+        path.display()
+    )]
+    Decompress {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("MNIST file {} is empty (0 bytes). Download the file again", path.display())]
+    EmptyFile { path: PathBuf },
+
+    #[error(
+        "MNIST file {} is too short for an IDX header: its uncompressed data has {actual} bytes, but the header of an IDX {kind} file needs {expected}. Download the file again",
+        path.display()
+    )]
+    HeaderTruncated {
+        path: PathBuf,
+        kind: IdxKind,
+        expected: usize,
+        actual: usize,
+    },
+
+    #[error(
+        "MNIST file {} has magic number {}, expected 0x{expected:08x} for an IDX {kind} file (unsigned bytes, {}).{}",
+        path.display(),
+        describe_magic(*found),
+        counted(kind.dimensions().into(), "dimension"),
+        MagicHint::text(*hint, path)
+    )]
+    WrongMagic {
+        path: PathBuf,
+        kind: IdxKind,
+        found: u32,
+        expected: u32,
+        hint: Option<MagicHint>,
+    },
+
+    #[error(
+        "MNIST file {} contains {rows}x{columns} images, but this loader reads MNIST, whose images are 28x28. Use the original MNIST image file",
+        path.display()
+    )]
+    WrongImageSize {
+        path: PathBuf,
+        rows: u32,
+        columns: u32,
+    },
+
+    #[error(
+        "MNIST file {} is truncated: its header declares {count} {}, so its uncompressed data should be {expected} bytes long including the header, but it is {actual} bytes. Download the file again",
+        path.display(),
+        kind.item_plural()
+    )]
+    PayloadTruncated {
+        path: PathBuf,
+        kind: IdxKind,
+        count: u32,
+        expected: u64,
+        actual: u64,
+    },
+
+    #[error(
+        "MNIST file {} has {} after its last item: its header declares {count} {}, so its uncompressed data should be {expected} bytes long including the header, but it is {actual} bytes. Download the file again",
+        path.display(),
+        counted(actual - expected, "byte"),
+        kind.item_plural()
+    )]
+    TrailingBytes {
+        path: PathBuf,
+        kind: IdxKind,
+        count: u32,
+        expected: u64,
+        actual: u64,
+    },
+
+    #[error(
+        "MNIST image file {} contains {images} images but label file {} contains {labels} labels. Both files must come from the same split of the original MNIST",
+        images_path.display(),
+        labels_path.display()
+    )]
+    CountMismatch {
+        images_path: PathBuf,
+        images: usize,
+        labels_path: PathBuf,
+        labels: usize,
+    },
+
+    #[error(
+        "MNIST label file {} has label {value} at index {index}, but MNIST labels are 0 to 9. Download the file again",
+        path.display()
+    )]
+    LabelOutOfRange {
+        path: PathBuf,
+        index: usize,
+        value: u8,
+    },
+
+    #[error(
+        "{} is not the original MNIST file {name}: the SHA-256 of its uncompressed bytes is {actual}, expected {expected}. Download the original file again",
+        path.display()
+    )]
+    DigestMismatch {
+        path: PathBuf,
+        name: &'static str,
+        expected: &'static str,
+        actual: String,
+    },
+}
+
+/// Likely cause of a wrong magic number, guessed from the first bytes of the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MagicHint {
+    /// The data starts with `<` (after whitespace), as an HTML error page saved by a failed
+    /// download does.
+    Html,
+    /// The data starts with the gzip magic bytes 1f 8b after one decompression.
+    GzipTwice,
+    /// The magic number is the one of the other IDX kind (images for labels or the reverse).
+    OtherKind(IdxKind),
+}
+
+impl MagicHint {
+    fn text(hint: Option<MagicHint>, path: &std::path::Path) -> String {
+        match hint {
+            Some(MagicHint::Html) => " The file looks like an HTML page, which a failed download \
+                 saves in place of the data. Download the file again"
+                .to_string(),
+            Some(MagicHint::GzipTwice) => format!(
+                " The decompressed data starts with the gzip magic bytes 1f 8b, so the file was \
+                 compressed twice. Decompress {} once with gunzip",
+                path.display()
+            ),
+            Some(MagicHint::OtherKind(kind)) => format!(
+                " That is the magic number of an IDX {kind} file, so the image and label files \
+                 may be swapped"
+            ),
+            None => " The file is not an MNIST IDX file. Download the file again".to_string(),
+        }
+    }
+}
+
+/// Formats a magic number, with its data type and dimension count when it has the IDX layout
+/// (two zero bytes, a type code, a dimension count).
+fn describe_magic(magic: u32) -> String {
+    let [zero_high, zero_low, type_code, dimensions] = magic.to_be_bytes();
+    if zero_high != 0 || zero_low != 0 {
+        return format!("0x{magic:08x}");
+    }
+    let data_type = match type_code {
+        0x08 => "unsigned bytes",
+        0x09 => "signed bytes",
+        0x0b => "16-bit integers",
+        0x0c => "32-bit integers",
+        0x0d => "32-bit floats",
+        0x0e => "64-bit floats",
+        _ => return format!("0x{magic:08x} (unknown IDX data type 0x{type_code:02x})"),
+    };
+    format!(
+        "0x{magic:08x} ({data_type}, {})",
+        counted(dimensions.into(), "dimension")
+    )
+}
+
+/// Formats `count` with `noun`, adding a plural "s" unless the count is one.
+fn counted(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("{count} {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}

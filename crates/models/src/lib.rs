@@ -1,0 +1,13 @@
+//! Burn modules for iterated representation learning, shared by the train and reconstruct stages.
+//!
+//! The convolutional autoencoder follows the layout of pythae's MNIST networks
+//! (`Encoder_Conv_AE_MNIST` / `Decoder_Conv_AE_MNIST`, pythae 0.1.2), with a channel-width
+//! multiplier so that the study can run on a CPU.
+
+pub mod conv_ae;
+pub mod infer;
+pub mod loss;
+pub mod weights;
+
+pub use conv_ae::{ConvAutoencoder, ConvAutoencoderConfig, ModelConfigError};
+pub use loss::{per_image_squared_error, reconstruction_loss};

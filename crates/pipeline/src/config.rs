@@ -1,0 +1,226 @@
+//! The pipeline file: typed sections, their defaults, and `--set` overrides.
+//!
+//! Every default is written once, in the `Default` impls below. Unknown keys are rejected, and
+//! the resolved pipeline (defaults filled in) is saved with the run.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole pipeline file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Run name: the folder under `runs/` in the store.
+    pub name: String,
+    /// Seed of every random stream of the run; each round derives its own from it.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default)]
+    pub data: DataConfig,
+    #[serde(default)]
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub training: TrainingConfig,
+    #[serde(default)]
+    pub iterate: IterateConfig,
+    #[serde(default)]
+    pub reconstruction: ReconstructionConfig,
+    #[serde(default)]
+    pub report: ReportConfig,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+/// Where round 0 comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    pub source: DataSource,
+    /// Folder with the four MNIST IDX files (gzip or raw). `--data-dir` takes precedence, and
+    /// the `IRL_DATA_DIR` environment variable is used when neither is set. Not part of any cache
+    /// key: the files' digests are.
+    pub dir: Option<PathBuf>,
+    /// Keep only the first N training images.
+    pub train_limit: Option<usize>,
+    /// Keep only the first N test images.
+    pub test_limit: Option<usize>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            source: DataSource::Mnist,
+            dir: None,
+            train_limit: None,
+            test_limit: None,
+        }
+    }
+}
+
+/// Dataset kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSource {
+    /// MNIST's original IDX files, checked against their SHA-256 digests.
+    Mnist,
+}
+
+/// Model architecture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    pub kind: ModelKind,
+    /// Multiplier of pythae's channel counts (128, 256, 512, 1024); 1.0 is the published network.
+    pub width: f64,
+    pub latent_dim: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            kind: ModelKind::ConvAe,
+            width: 0.1,
+            latent_dim: 16,
+        }
+    }
+}
+
+/// Model kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Convolutional autoencoder in pythae's MNIST layout.
+    ConvAe,
+}
+
+/// Training of each round's fresh model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainingConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub optimizer: OptimizerKind,
+    pub beta1: f64,
+    pub beta2: f64,
+    /// Adam's epsilon; PyTorch's default.
+    pub epsilon: f64,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 1,
+            batch_size: 64,
+            learning_rate: 1e-3,
+            optimizer: OptimizerKind::Adam,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+        }
+    }
+}
+
+/// Optimizer kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    Adam,
+}
+
+/// The loop: how many rounds, and when to stop early.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IterateConfig {
+    pub max_iterations: u32,
+    pub convergence: ConvergenceConfig,
+}
+
+impl Default for IterateConfig {
+    fn default() -> Self {
+        Self {
+            max_iterations: 30,
+            convergence: ConvergenceConfig::default(),
+        }
+    }
+}
+
+/// Convergence rule: the loss of `split` changed by less than `tolerance`, relative to the
+/// previous round, in `patience` consecutive rounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConvergenceConfig {
+    pub tolerance: f64,
+    pub patience: u32,
+    pub split: SplitChoice,
+    /// Stop the loop at convergence; when false, the round is recorded and the loop goes on to
+    /// `max_iterations`.
+    pub stop: bool,
+}
+
+impl Default for ConvergenceConfig {
+    fn default() -> Self {
+        Self {
+            tolerance: 0.01,
+            patience: 3,
+            split: SplitChoice::Test,
+            stop: true,
+        }
+    }
+}
+
+/// A dataset split, as named in the pipeline file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitChoice {
+    Train,
+    Test,
+}
+
+/// How each round's model rewrites the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReconstructionConfig {
+    pub mode: ReconstructionMode,
+    /// Images per forward pass; does not change results, so it is not part of any cache key.
+    pub batch_size: usize,
+}
+
+impl Default for ReconstructionConfig {
+    fn default() -> Self {
+        Self {
+            mode: ReconstructionMode::Deterministic,
+            batch_size: 500,
+        }
+    }
+}
+
+/// Reconstruction mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconstructionMode {
+    /// The model's output in evaluation mode.
+    Deterministic,
+}
+
+/// What the report shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Rounds whose images are drawn next to the original (round 0).
+    pub snapshot_rounds: Vec<u32>,
+    /// Images per grid, at most 64.
+    pub images_per_grid: usize,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        Self {
+            snapshot_rounds: vec![1, 5, 10, 15, 20],
+            images_per_grid: 25,
+        }
+    }
+}

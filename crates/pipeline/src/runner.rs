@@ -1,0 +1,695 @@
+//! The runner: walks a pipeline's stage chain, reusing every stage whose record exists and
+//! running the rest.
+//!
+//! The chain is ingest, then train, reconstruct and evaluate for each round, with the report
+//! re-rendered after every round. Each stage either has a record under its key (reused, after
+//! checking that its objects are present) or runs and writes one. When a stage runs although
+//! its slot held another key before, the log names the key inputs that changed.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use irl_store::{
+    Dataset, KeyInputs, ObjectRef, Outcome, RunState, SlotState, StageKey, StageRecord, Store,
+};
+
+use crate::backend::Backend;
+use crate::config::{Pipeline, SplitChoice};
+use crate::error::RunError;
+use crate::stages::{self, PREVIEW_IMAGES, StageKind};
+use crate::tables::{self, RunMetricsRow};
+
+/// What a call to [`run`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Run the whole chain, reusing what is cached.
+    Full,
+    /// Run one stage; every stage before it must be cached.
+    Single { stage: StageKind, iteration: u32 },
+    /// Run nothing; say for each stage whether it is cached and why not.
+    Explain,
+    /// Reuse the cached stages up to the first one that is not, run nothing else, and rewrite
+    /// the run's tables and report.
+    Refresh,
+}
+
+/// What happened to one stage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StageStatus {
+    Ran {
+        seconds: f64,
+    },
+    Reused,
+    /// Explain mode: the stage has a record and would be reused.
+    Cached,
+    /// Explain mode: the stage would run, for these reasons.
+    WouldRun {
+        reasons: Vec<String>,
+    },
+}
+
+/// One stage of the chain as this call left it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageReport {
+    pub slot: String,
+    pub key: Option<StageKey>,
+    pub status: StageStatus,
+}
+
+/// Result of a call to [`run`].
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    pub stages: Vec<StageReport>,
+    /// Rounds whose evaluate stage finished.
+    pub rounds_done: u32,
+    pub converged_at: Option<u32>,
+}
+
+/// Everything a run needs besides the pipeline.
+pub struct RunOptions<'a> {
+    pub store: &'a Store,
+    /// `--data-dir`; takes precedence over `data.dir` and `IRL_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+    pub backend: Backend,
+    pub mode: Mode,
+    pub progress: &'a dyn irl_train::Progress,
+}
+
+/// A dataset object, read from the store the first time a stage needs its contents.
+struct DatasetHandle {
+    object: ObjectRef,
+    loaded: Option<Arc<Dataset>>,
+}
+
+impl DatasetHandle {
+    fn stored(object: ObjectRef) -> Self {
+        Self {
+            object,
+            loaded: None,
+        }
+    }
+
+    fn get(&mut self, store: &Store) -> Result<Arc<Dataset>, RunError> {
+        if let Some(dataset) = &self.loaded {
+            return Ok(dataset.clone());
+        }
+        let path = store.object_path(&self.object);
+        let dataset = Arc::new(Dataset::read(&path)?);
+        self.loaded = Some(dataset.clone());
+        Ok(dataset)
+    }
+}
+
+struct Runner<'a> {
+    pipeline: &'a Pipeline,
+    options: &'a RunOptions<'a>,
+    store: &'a Store,
+    state: RunState,
+    summary: RunSummary,
+    backend_key: String,
+    /// Single-stage mode: the target stage has been reached.
+    target_done: bool,
+}
+
+/// Runs (or explains) the pipeline's chain.
+pub fn run(pipeline: &Pipeline, options: &RunOptions<'_>) -> Result<RunSummary, RunError> {
+    let store = options.store;
+    let _lock = match options.mode {
+        Mode::Explain => None,
+        _ => Some(store.lock_run(&pipeline.name)?),
+    };
+    if options.mode != Mode::Explain {
+        store.clean_tmp()?;
+    }
+    let mut runner = Runner {
+        pipeline,
+        options,
+        store,
+        state: store.run_state(&pipeline.name)?,
+        summary: RunSummary::default(),
+        backend_key: options.backend.key(),
+        target_done: false,
+    };
+    runner.run_chain()?;
+    Ok(runner.summary)
+}
+
+/// Outcome of asking for one stage.
+enum Step {
+    /// The stage's record, ran or reused.
+    Done(Box<StageRecord>),
+    /// Explain mode, or a single-stage run past its target: nothing further to do.
+    Stop,
+}
+
+impl Runner<'_> {
+    fn run_chain(&mut self) -> Result<(), RunError> {
+        let pipeline = self.pipeline;
+        let options = self.options;
+        let name = &pipeline.name;
+
+        // The resolved pipeline records the data folder the run used, so that `irl report` and
+        // `irl explain` of the run find it again.
+        let data_dir = self.data_dir();
+        let mut resolved = pipeline.clone();
+        if let Ok(dir) = &data_dir {
+            resolved.data.dir = Some(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()));
+        }
+        let yaml = crate::load::to_yaml(&resolved);
+        let pipeline_object = if !matches!(options.mode, Mode::Full | Mode::Refresh) {
+            None
+        } else {
+            let object = self.store.put(yaml.as_bytes(), "yaml")?;
+            self.store.link(name, "pipeline.yaml", &object)?;
+            Some(object)
+        };
+
+        // Round 0: the original data. Without the data folder, explain and refresh fall back to
+        // the key the run recorded for its ingest stage.
+        let (files, key) = match data_dir {
+            Ok(dir) => {
+                let files = irl_ingest::locate(&dir)?;
+                let digests = irl_ingest::source_digests(&files)?;
+                let key = stages::ingest_key(pipeline, &digests);
+                (Some(files), key)
+            }
+            Err(error) => match self.recorded_key(&StageKind::Ingest.slot(0))? {
+                Some(key) if matches!(options.mode, Mode::Explain | Mode::Refresh) => (None, key),
+                _ => return Err(error),
+            },
+        };
+        let Step::Done(ingest) = self.stage(StageKind::Ingest, 0, key, |store, _| {
+            let subset = irl_ingest::Subset {
+                train_limit: pipeline.data.train_limit,
+                test_limit: pipeline.data.test_limit,
+            };
+            let files = files.as_ref().expect("ingest runs only with a data folder");
+            let dataset = irl_ingest::ingest(files, &subset)?;
+            let metadata = dataset_metadata("ingest", 0);
+            let mut outputs = BTreeMap::new();
+            outputs.insert(
+                "dataset".to_string(),
+                store.put(&dataset.to_safetensors(&metadata)?, "safetensors")?,
+            );
+            outputs.insert(
+                "labels".to_string(),
+                store.put(&irl_ingest::labels_table(&dataset)?, "parquet")?,
+            );
+            outputs.insert("preview".to_string(), put_preview(store, &dataset, 0)?);
+            Ok(outputs)
+        })?
+        else {
+            return Ok(());
+        };
+        self.link_outputs(
+            0,
+            &ingest,
+            &[
+                ("dataset", "dataset.safetensors"),
+                ("labels", "labels.parquet"),
+            ],
+        )?;
+
+        let mut original = DatasetHandle::stored(ingest.outputs["dataset"].clone());
+        let mut previews = vec![(0u32, ingest.outputs["preview"].clone())];
+        let mut input = DatasetHandle::stored(ingest.outputs["dataset"].clone());
+        let mut metrics: Vec<RunMetricsRow> = Vec::new();
+
+        for iteration in 1..=pipeline.iterate.max_iterations {
+            let round_seed = irl_train::derive_seed(pipeline.seed, "round", u64::from(iteration));
+
+            // Train a fresh model on the round's input.
+            let key =
+                stages::train_key(pipeline, iteration, &input.object.digest, &self.backend_key);
+            let Step::Done(trained) =
+                self.stage(StageKind::Train, iteration, key, |store, key| {
+                    let dataset = input.get(store)?;
+                    let request = irl_train::TrainRequest {
+                        round: iteration,
+                        dataset: &dataset,
+                        model: &model_config(pipeline),
+                        config: &train_config(pipeline),
+                        seed: round_seed,
+                        device: &options.backend.device(),
+                        checkpoint_dir: &store.checkpoint_dir(key),
+                    };
+                    model_config(pipeline).validate(dataset.train.image_shape)?;
+                    let output = irl_train::train(request, options.progress)?;
+                    let mut outputs = BTreeMap::new();
+                    outputs.insert(
+                        "model".to_string(),
+                        store.put(&output.weights, "safetensors")?,
+                    );
+                    outputs.insert(
+                        "training_log".to_string(),
+                        store.put(&irl_train::log_table(&output.log)?, "parquet")?,
+                    );
+                    Ok(outputs)
+                })?
+            else {
+                return Ok(());
+            };
+            let checkpoints = self.store.checkpoint_dir(&trained.key);
+            if checkpoints.exists() {
+                fs_err::remove_dir_all(&checkpoints).map_err(|source| RunError::Io {
+                    path: checkpoints.clone(),
+                    source,
+                })?;
+            }
+            self.link_outputs(
+                iteration,
+                &trained,
+                &[
+                    ("model", "model.safetensors"),
+                    ("training_log", "training-log.parquet"),
+                ],
+            )?;
+
+            // Reconstruct the round's input: the next round's dataset.
+            let model_object = trained.outputs["model"].clone();
+            let key = stages::reconstruct_key(
+                pipeline,
+                &model_object.digest,
+                &input.object.digest,
+                &self.backend_key,
+            );
+            let mut produced: Option<Arc<Dataset>> = None;
+            let Step::Done(reconstructed) =
+                self.stage(StageKind::Reconstruct, iteration, key, |store, _| {
+                    let dataset = input.get(store)?;
+                    let weights = store.read(&model_object)?;
+                    let origin = store.object_path(&model_object).display().to_string();
+                    let output =
+                        irl_reconstruct::reconstruct(irl_reconstruct::ReconstructRequest {
+                            dataset: &dataset,
+                            model: &model_config(pipeline),
+                            weights: &weights,
+                            weights_origin: &origin,
+                            device: &options.backend.device(),
+                            batch_size: pipeline.reconstruction.batch_size,
+                        })?;
+                    let metadata = dataset_metadata("reconstruct", iteration);
+                    let mut outputs = BTreeMap::new();
+                    outputs.insert(
+                        "dataset".to_string(),
+                        store.put(&output.to_safetensors(&metadata)?, "safetensors")?,
+                    );
+                    outputs.insert(
+                        "preview".to_string(),
+                        put_preview(store, &output, iteration)?,
+                    );
+                    produced = Some(Arc::new(output));
+                    Ok(outputs)
+                })?
+            else {
+                return Ok(());
+            };
+            self.link_outputs(
+                iteration,
+                &reconstructed,
+                &[("dataset", "dataset.safetensors")],
+            )?;
+            let mut output = DatasetHandle {
+                object: reconstructed.outputs["dataset"].clone(),
+                loaded: produced,
+            };
+            previews.push((iteration, reconstructed.outputs["preview"].clone()));
+
+            // Measure the round.
+            let key = stages::evaluate_key(
+                iteration,
+                &input.object.digest,
+                &output.object.digest,
+                &original.object.digest,
+            );
+            let Step::Done(evaluated) =
+                self.stage(StageKind::Evaluate, iteration, key, |store, _| {
+                    let (input, output, original) =
+                        (input.get(store)?, output.get(store)?, original.get(store)?);
+                    let rows = irl_evaluate::evaluate(iteration, &input, &output, &original)?;
+                    let mut outputs = BTreeMap::new();
+                    outputs.insert(
+                        "metrics".to_string(),
+                        store.put(&irl_evaluate::metrics_table(&rows)?, "parquet")?,
+                    );
+                    Ok(outputs)
+                })?
+            else {
+                return Ok(());
+            };
+            self.link_outputs(iteration, &evaluated, &[("metrics", "metrics.parquet")])?;
+            let rows =
+                irl_evaluate::read_metrics_table(self.store.read(&evaluated.outputs["metrics"])?)?;
+            metrics.extend(rows.into_iter().map(RunMetricsRow::from));
+            self.summary.rounds_done = iteration;
+
+            // Convergence, then the run-level tables and the report.
+            let converged_now = self.update_convergence(&mut metrics, iteration);
+            if let Some(pipeline_object) = &pipeline_object {
+                let metrics_object = self
+                    .store
+                    .put(&tables::run_metrics_table(&metrics)?, "parquet")?;
+                self.store.link(name, "metrics.parquet", &metrics_object)?;
+                self.report(&metrics, &metrics_object, pipeline_object, &yaml, &previews)?;
+                self.write_manifest()?;
+            }
+
+            input = output;
+            if converged_now && pipeline.iterate.convergence.stop {
+                tracing::info!(iteration, "converged; stopping the loop");
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Key inputs of the record that `slot` pointed at in the run's state, if any.
+    fn recorded_key(&self, slot: &str) -> Result<Option<KeyInputs>, RunError> {
+        let Some(previous) = self.state.slots.get(slot) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .record(&previous.key)?
+            .map(|record| record.key_inputs))
+    }
+
+    fn data_dir(&self) -> Result<PathBuf, RunError> {
+        if let Some(dir) = &self.options.data_dir {
+            return Ok(dir.clone());
+        }
+        if let Some(dir) = &self.pipeline.data.dir {
+            return Ok(dir.clone());
+        }
+        if let Some(dir) = std::env::var_os("IRL_DATA_DIR") {
+            return Ok(PathBuf::from(dir));
+        }
+        Err(RunError::NoDataDir)
+    }
+
+    /// Marks the round where the rule fires; returns true when it fired at `iteration`.
+    fn update_convergence(&mut self, metrics: &mut [RunMetricsRow], iteration: u32) -> bool {
+        let rule = &self.pipeline.iterate.convergence;
+        let split = match rule.split {
+            SplitChoice::Train => "train",
+            SplitChoice::Test => "test",
+        };
+        let losses: Vec<f64> = metrics
+            .iter()
+            .filter(|row| row.split == split)
+            .map(|row| row.recon_loss)
+            .collect();
+        let changes = tables::relative_changes(&losses);
+        for row in metrics.iter_mut() {
+            row.relative_change = changes[row.iteration as usize - 1];
+        }
+        let mut fired_at = None;
+        let mut streak = 0;
+        for (index, change) in changes.iter().enumerate() {
+            match change {
+                Some(change) if *change < rule.tolerance => streak += 1,
+                _ => streak = 0,
+            }
+            if streak >= rule.patience.max(1) && fired_at.is_none() {
+                fired_at = Some(index as u32 + 1);
+            }
+        }
+        for row in metrics.iter_mut() {
+            row.converged = fired_at.is_some_and(|round| row.iteration >= round);
+        }
+        self.summary.converged_at = fired_at;
+        fired_at == Some(iteration)
+    }
+
+    fn report(
+        &mut self,
+        metrics: &[RunMetricsRow],
+        metrics_object: &ObjectRef,
+        pipeline_object: &ObjectRef,
+        yaml: &str,
+        previews: &[(u32, ObjectRef)],
+    ) -> Result<(), RunError> {
+        let pipeline = self.pipeline;
+        let snapshots: Vec<(u32, ObjectRef)> = previews
+            .iter()
+            .filter(|(round, _)| *round == 0 || pipeline.report.snapshot_rounds.contains(round))
+            .cloned()
+            .collect();
+        let digests: Vec<(u32, irl_store::ObjectDigest)> = snapshots
+            .iter()
+            .map(|(round, object)| (*round, object.digest))
+            .collect();
+        let key = stages::report_key(
+            pipeline,
+            self.summary.rounds_done,
+            self.summary.converged_at,
+            &metrics_object.digest,
+            &pipeline_object.digest,
+            &digests,
+        );
+        let rounds_done = self.summary.rounds_done;
+        let converged_at = self.summary.converged_at;
+        let Step::Done(record) = self.stage(StageKind::Report, rounds_done, key, |store, _| {
+            let input = crate::report_input::build(
+                store,
+                pipeline,
+                metrics,
+                converged_at,
+                yaml,
+                &snapshots,
+            )?;
+            let mut outputs = BTreeMap::new();
+            for file in irl_report::render(&input)? {
+                let ext = file.name.rsplit('.').next().unwrap_or("bin").to_string();
+                outputs.insert(file.name.clone(), store.put(&file.bytes, &ext)?);
+            }
+            Ok(outputs)
+        })?
+        else {
+            return Ok(());
+        };
+        for (file, object) in &record.outputs {
+            self.store
+                .link(&pipeline.name, &format!("report/{file}"), object)?;
+        }
+        Ok(())
+    }
+
+    /// Reuses or runs one stage. `produce` runs it and returns its published outputs.
+    fn stage<F>(
+        &mut self,
+        kind: StageKind,
+        iteration: u32,
+        key_inputs: KeyInputs,
+        produce: F,
+    ) -> Result<Step, RunError>
+    where
+        F: FnOnce(&Store, &StageKey) -> Result<BTreeMap<String, ObjectRef>, RunError>,
+    {
+        let slot = kind.slot(iteration);
+        let key = key_inputs.key();
+        let store = self.store;
+        if self.target_done {
+            return Ok(Step::Stop);
+        }
+        if let Mode::Single {
+            stage,
+            iteration: target,
+        } = self.options.mode
+        {
+            self.target_done = (stage, target) == (kind, iteration);
+        }
+
+        let record = store.record(&key)?;
+        let complete = record.as_ref().is_some_and(|record| {
+            record
+                .outputs
+                .values()
+                .all(|object| store.has_object(object))
+        });
+        if let (Some(record), true) = (record.clone(), complete) {
+            if self.options.mode == Mode::Explain {
+                self.push(&slot, Some(key), StageStatus::Cached);
+                return Ok(Step::Done(Box::new(record)));
+            }
+            tracing::info!(slot = %slot, key = %key.short(), "reused");
+            self.finish(&slot, key, Outcome::Reused, StageStatus::Reused)?;
+            return Ok(Step::Done(Box::new(record)));
+        }
+
+        let reasons = self.reasons(&slot, &key_inputs, record.is_some())?;
+        match self.options.mode {
+            Mode::Refresh if kind != StageKind::Report => return Ok(Step::Stop),
+            Mode::Explain => {
+                self.push(&slot, Some(key), StageStatus::WouldRun { reasons });
+                return Ok(Step::Stop);
+            }
+            Mode::Single {
+                stage,
+                iteration: target,
+            } if (stage, target) != (kind, iteration) => {
+                return Err(RunError::UpstreamNotCached {
+                    slot,
+                    target: stage.slot(target),
+                });
+            }
+            Mode::Single { .. } | Mode::Full | Mode::Refresh => {}
+        }
+
+        tracing::info!(slot = %slot, key = %key.short(), reason = %reasons.join("; "), "running");
+        let started_at = irl_store::now_rfc3339();
+        let started = Instant::now();
+        let outputs = produce(store, &key)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let record = StageRecord {
+            key,
+            key_inputs,
+            slot: slot.clone(),
+            run: self.pipeline.name.clone(),
+            outputs,
+            started_at,
+            seconds,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        store.write_record(&record)?;
+        tracing::info!(slot = %slot, key = %key.short(), seconds = format!("{seconds:.1}"), "finished");
+        self.finish(&slot, key, Outcome::Ran, StageStatus::Ran { seconds })?;
+        Ok(Step::Done(Box::new(record)))
+    }
+
+    /// Says why a stage without a usable record must run.
+    fn reasons(
+        &self,
+        slot: &str,
+        key_inputs: &KeyInputs,
+        has_record: bool,
+    ) -> Result<Vec<String>, RunError> {
+        if has_record {
+            return Ok(vec![
+                "its record exists but an output object is missing".into(),
+            ]);
+        }
+        let Some(previous) = self.state.slots.get(slot) else {
+            return Ok(vec!["it has not run in this run before".into()]);
+        };
+        let Some(record) = self.store.record(&previous.key)? else {
+            return Ok(vec![format!(
+                "the record of its earlier key {} is gone",
+                previous.key.short()
+            )]);
+        };
+        let changes = key_inputs.changes_since(&record.key_inputs);
+        if changes.is_empty() {
+            return Ok(vec!["its key encoding changed".into()]);
+        }
+        Ok(changes.iter().map(ToString::to_string).collect())
+    }
+
+    fn push(&mut self, slot: &str, key: Option<StageKey>, status: StageStatus) {
+        self.summary.stages.push(StageReport {
+            slot: slot.to_string(),
+            key,
+            status,
+        });
+    }
+
+    fn finish(
+        &mut self,
+        slot: &str,
+        key: StageKey,
+        outcome: Outcome,
+        status: StageStatus,
+    ) -> Result<(), RunError> {
+        self.push(slot, Some(key), status);
+        self.state.slots.insert(
+            slot.to_string(),
+            SlotState {
+                key,
+                outcome,
+                at: irl_store::now_rfc3339(),
+            },
+        );
+        self.store
+            .write_run_state(&self.pipeline.name, &self.state)?;
+        Ok(())
+    }
+
+    fn link_outputs(
+        &self,
+        iteration: u32,
+        record: &StageRecord,
+        names: &[(&str, &str)],
+    ) -> Result<(), RunError> {
+        if self.options.mode == Mode::Explain {
+            return Ok(());
+        }
+        for (output, file) in names {
+            let object = &record.outputs[*output];
+            let relative = format!("iter-{iteration:02}/{file}");
+            self.store.link(&self.pipeline.name, &relative, object)?;
+        }
+        Ok(())
+    }
+
+    fn write_manifest(&self) -> Result<(), RunError> {
+        let table = tables::manifest_table(self.store, &self.state)?;
+        let object = self.store.put(&table, "parquet")?;
+        self.store
+            .link(&self.pipeline.name, "manifest.parquet", &object)?;
+        Ok(())
+    }
+}
+
+fn model_config(pipeline: &Pipeline) -> irl_models::ConvAutoencoderConfig {
+    irl_models::ConvAutoencoderConfig {
+        width: pipeline.model.width,
+        latent_dim: pipeline.model.latent_dim,
+    }
+}
+
+fn train_config(pipeline: &Pipeline) -> irl_train::TrainConfig {
+    let training = &pipeline.training;
+    irl_train::TrainConfig {
+        epochs: training.epochs,
+        batch_size: training.batch_size,
+        adam: irl_train::AdamConfig {
+            learning_rate: training.learning_rate,
+            beta1: training.beta1,
+            beta2: training.beta2,
+            epsilon: training.epsilon,
+        },
+        eval_batch_size: pipeline.reconstruction.batch_size,
+    }
+}
+
+fn dataset_metadata(stage: &str, round: u32) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("format".to_string(), "irl-dataset".to_string()),
+        (
+            "producer".to_string(),
+            format!("irl {}", env!("CARGO_PKG_VERSION")),
+        ),
+        ("stage".to_string(), stage.to_string()),
+        ("round".to_string(), round.to_string()),
+    ])
+}
+
+/// Publishes the first images of each split as a small dataset object for the report.
+fn put_preview(store: &Store, dataset: &Dataset, round: u32) -> Result<ObjectRef, RunError> {
+    let head = |split: &irl_store::Split| {
+        let count = split.len().min(PREVIEW_IMAGES);
+        irl_store::Split {
+            images: split.images[..count * split.image_len()].to_vec(),
+            labels: split.labels[..count].to_vec(),
+            image_shape: split.image_shape,
+        }
+    };
+    let preview = Dataset {
+        train: head(&dataset.train),
+        test: head(&dataset.test),
+    };
+    let metadata = dataset_metadata("preview", round);
+    Ok(store.put(&preview.to_safetensors(&metadata)?, "safetensors")?)
+}

@@ -1,0 +1,159 @@
+//! Run-level tables: every round's metrics with the convergence columns, and the manifest.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
+use arrow::datatypes::{DataType, Field, Schema};
+use irl_evaluate::RoundMetrics;
+use irl_store::table::{self, TableError};
+use irl_store::{RunState, Store};
+
+use crate::error::RunError;
+
+/// One row of `runs/<name>/metrics.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunMetricsRow {
+    pub iteration: u32,
+    pub split: String,
+    pub images: u64,
+    pub recon_loss: f64,
+    pub loss_vs_original: f64,
+    pub mean_sq_change: f64,
+    /// |loss(k) - loss(k-1)| / loss(k-1) of this split; `None` in round 1.
+    pub relative_change: Option<f64>,
+    /// True from the round at which the convergence rule fired.
+    pub converged: bool,
+}
+
+impl From<RoundMetrics> for RunMetricsRow {
+    fn from(row: RoundMetrics) -> Self {
+        Self {
+            iteration: row.iteration,
+            split: row.split.as_str().to_string(),
+            images: row.images,
+            recon_loss: row.recon_loss,
+            loss_vs_original: row.loss_vs_original,
+            mean_sq_change: row.mean_sq_change,
+            relative_change: None,
+            converged: false,
+        }
+    }
+}
+
+/// Relative change of each loss from the one before it; the first has none.
+pub fn relative_changes(losses: &[f64]) -> Vec<Option<f64>> {
+    let mut changes = vec![None];
+    for pair in losses.windows(2) {
+        changes.push(Some(
+            (pair[1] - pair[0]).abs() / pair[0].abs().max(f64::MIN_POSITIVE),
+        ));
+    }
+    changes.truncate(losses.len());
+    changes
+}
+
+fn arrow_error(name: &str) -> impl FnOnce(arrow::error::ArrowError) -> TableError + '_ {
+    move |source| TableError::Arrow {
+        name: name.to_string(),
+        source,
+    }
+}
+
+/// Encodes the run's metrics, every round and split, as Parquet.
+pub fn run_metrics_table(rows: &[RunMetricsRow]) -> Result<Vec<u8>, TableError> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("iteration", DataType::UInt32, false),
+        Field::new("split", DataType::Utf8, false),
+        Field::new("images", DataType::UInt64, false),
+        Field::new("recon_loss", DataType::Float64, false),
+        Field::new("loss_vs_original", DataType::Float64, false),
+        Field::new("mean_sq_change", DataType::Float64, false),
+        Field::new("relative_change", DataType::Float64, true),
+        Field::new("converged", DataType::Boolean, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|r| r.iteration),
+            )),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.split))),
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.images))),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.recon_loss),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.loss_vs_original),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.mean_sq_change),
+            )),
+            Arc::new(Float64Array::from_iter(
+                rows.iter().map(|r| r.relative_change),
+            )),
+            Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|r| Some(r.converged)),
+            )),
+        ],
+    )
+    .map_err(arrow_error("metrics"))?;
+    table::to_parquet("metrics", schema, &[batch])
+}
+
+/// Encodes `runs/<name>/manifest.parquet`: one row per stage output of the run, with the stage's
+/// key, how the latest run obtained it, and the object it points at.
+pub fn manifest_table(store: &Store, state: &RunState) -> Result<Vec<u8>, RunError> {
+    let mut slot = Vec::new();
+    let mut key = Vec::new();
+    let mut outcome = Vec::new();
+    let mut output = Vec::new();
+    let mut path = Vec::new();
+    let mut bytes = Vec::new();
+    let mut seconds = Vec::new();
+    let mut finished_at = Vec::new();
+    for (name, slot_state) in &state.slots {
+        let Some(record) = store.record(&slot_state.key)? else {
+            continue;
+        };
+        for (output_name, object) in &record.outputs {
+            slot.push(name.clone());
+            key.push(slot_state.key.to_hex());
+            outcome.push(match slot_state.outcome {
+                irl_store::Outcome::Ran => "ran",
+                irl_store::Outcome::Reused => "reused",
+            });
+            output.push(output_name.clone());
+            path.push(object.relative_path().display().to_string());
+            bytes.push(object.size);
+            seconds.push(record.seconds);
+            finished_at.push(slot_state.at.clone());
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("slot", DataType::Utf8, false),
+        Field::new("key", DataType::Utf8, false),
+        Field::new("outcome", DataType::Utf8, false),
+        Field::new("output", DataType::Utf8, false),
+        Field::new("object", DataType::Utf8, false),
+        Field::new("bytes", DataType::UInt64, false),
+        Field::new("seconds", DataType::Float64, false),
+        Field::new("at", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(slot)),
+            Arc::new(StringArray::from(key)),
+            Arc::new(StringArray::from(outcome)),
+            Arc::new(StringArray::from(output)),
+            Arc::new(StringArray::from(path)),
+            Arc::new(UInt64Array::from(bytes)),
+            Arc::new(Float64Array::from(seconds)),
+            Arc::new(StringArray::from(finished_at)),
+        ],
+    )
+    .map_err(arrow_error("manifest"))?;
+    Ok(table::to_parquet("manifest", schema, &[batch])?)
+}

@@ -1,0 +1,214 @@
+//! Cache keys: every key input changes the key, and nothing else does.
+
+use std::path::Path;
+
+use irl_pipeline::stages::{evaluate_key, ingest_key, reconstruct_key, report_key, train_key};
+use irl_pipeline::{Pipeline, parse};
+use irl_store::ObjectDigest;
+
+const BASE: &str = "name: keys\nseed: 1\n";
+
+fn pipeline(text: &str) -> Pipeline {
+    parse(text, Path::new("test.yaml"), &[]).expect("valid pipeline")
+}
+
+fn with(overrides: &[&str]) -> Pipeline {
+    let overrides: Vec<String> = overrides.iter().map(|text| text.to_string()).collect();
+    parse(BASE, Path::new("test.yaml"), &overrides).expect("valid override")
+}
+
+fn digest(text: &str) -> ObjectDigest {
+    ObjectDigest::of(text.as_bytes())
+}
+
+fn sources() -> Vec<(String, [u8; 32])> {
+    vec![
+        ("train-images-idx3-ubyte.gz".into(), [1; 32]),
+        ("train-labels-idx1-ubyte.gz".into(), [2; 32]),
+    ]
+}
+
+fn train(pipeline: &Pipeline) -> irl_store::StageKey {
+    train_key(pipeline, 3, &digest("dataset"), "flex/cpu").key()
+}
+
+#[test]
+fn train_key_changes_with_each_input() {
+    let base = with(&[]);
+    let reference = train(&base);
+    let changed = [
+        "seed=2",
+        "model.width=0.25",
+        "model.latent_dim=8",
+        "training.epochs=2",
+        "training.batch_size=32",
+        "training.learning_rate=0.0005",
+        "training.beta1=0.8",
+        "training.beta2=0.99",
+        "training.epsilon=1e-7",
+    ];
+    for text in changed {
+        assert_ne!(
+            train(&with(&[text])),
+            reference,
+            "{text} did not change the key"
+        );
+    }
+    assert_ne!(
+        train_key(&base, 4, &digest("dataset"), "flex/cpu").key(),
+        reference,
+        "the round"
+    );
+    assert_ne!(
+        train_key(&base, 3, &digest("other dataset"), "flex/cpu").key(),
+        reference,
+        "the input dataset"
+    );
+    assert_ne!(
+        train_key(&base, 3, &digest("dataset"), "tch/cpu").key(),
+        reference,
+        "the backend"
+    );
+    let mut bumped = train_key(&base, 3, &digest("dataset"), "flex/cpu");
+    bumped.version += 1;
+    assert_ne!(bumped.key(), reference, "the stage version");
+}
+
+#[test]
+fn train_key_ignores_other_settings() {
+    let reference = train(&with(&[]));
+    let unrelated = [
+        "name=other",
+        "data.dir=/somewhere/else",
+        "data.train_limit=100",
+        "reconstruction.batch_size=7",
+        "iterate.max_iterations=5",
+        "iterate.convergence.tolerance=0.5",
+        "report.images_per_grid=9",
+        "report.snapshot_rounds=[2]",
+    ];
+    for text in unrelated {
+        assert_eq!(train(&with(&[text])), reference, "{text} changed the key");
+    }
+}
+
+#[test]
+fn ingest_key_changes_with_each_input() {
+    let reference = ingest_key(&with(&[]), &sources()).key();
+    for text in ["data.train_limit=10", "data.test_limit=10"] {
+        assert_ne!(
+            ingest_key(&with(&[text]), &sources()).key(),
+            reference,
+            "{text}"
+        );
+    }
+    let mut other = sources();
+    other[1].1 = [3; 32];
+    assert_ne!(
+        ingest_key(&with(&[]), &other).key(),
+        reference,
+        "a file digest"
+    );
+    for text in ["seed=9", "data.dir=/elsewhere", "model.width=1.0"] {
+        assert_eq!(
+            ingest_key(&with(&[text]), &sources()).key(),
+            reference,
+            "{text} changed the key"
+        );
+    }
+}
+
+#[test]
+fn reconstruct_key_changes_with_each_input() {
+    let key = |pipeline: &Pipeline, model: &str, dataset: &str, backend: &str| {
+        reconstruct_key(pipeline, &digest(model), &digest(dataset), backend).key()
+    };
+    let base = with(&[]);
+    let reference = key(&base, "model", "dataset", "flex/cpu");
+    assert_ne!(key(&base, "model 2", "dataset", "flex/cpu"), reference);
+    assert_ne!(key(&base, "model", "dataset 2", "flex/cpu"), reference);
+    assert_ne!(key(&base, "model", "dataset", "tch/cpu"), reference);
+    assert_ne!(
+        key(
+            &with(&["model.latent_dim=4"]),
+            "model",
+            "dataset",
+            "flex/cpu"
+        ),
+        reference
+    );
+    assert_eq!(
+        key(
+            &with(&["reconstruction.batch_size=3", "seed=5"]),
+            "model",
+            "dataset",
+            "flex/cpu"
+        ),
+        reference
+    );
+}
+
+#[test]
+fn evaluate_key_changes_with_each_input() {
+    let (a, b, c, d) = (digest("a"), digest("b"), digest("c"), digest("d"));
+    let reference = evaluate_key(1, &a, &b, &c).key();
+    assert_ne!(evaluate_key(2, &a, &b, &c).key(), reference);
+    assert_ne!(evaluate_key(1, &d, &b, &c).key(), reference);
+    assert_ne!(evaluate_key(1, &a, &d, &c).key(), reference);
+    assert_ne!(evaluate_key(1, &a, &b, &d).key(), reference);
+}
+
+#[test]
+fn report_key_changes_with_each_input() {
+    let base = with(&[]);
+    let previews = vec![(0, digest("p0")), (1, digest("p1"))];
+    let key = |pipeline: &Pipeline,
+               rounds,
+               converged,
+               metrics: &str,
+               previews: &[(u32, ObjectDigest)]| {
+        report_key(
+            pipeline,
+            rounds,
+            converged,
+            &digest(metrics),
+            &digest("yaml"),
+            previews,
+        )
+        .key()
+    };
+    let reference = key(&base, 1, None, "m", &previews);
+    assert_ne!(key(&base, 2, None, "m", &previews), reference);
+    assert_ne!(key(&base, 1, Some(1), "m", &previews), reference);
+    assert_ne!(key(&base, 1, None, "m2", &previews), reference);
+    assert_ne!(key(&base, 1, None, "m", &previews[..1]), reference);
+    assert_ne!(
+        key(
+            &with(&["report.images_per_grid=16"]),
+            1,
+            None,
+            "m",
+            &previews
+        ),
+        reference
+    );
+    assert_ne!(
+        key(&with(&["name=other"]), 1, None, "m", &previews),
+        reference
+    );
+}
+
+#[test]
+fn key_ignores_yaml_layout() {
+    let first = pipeline(
+        "name: layout\nseed: 3\nmodel:\n  width: 0.25\n  latent_dim: 8\ntraining:\n  epochs: 2\n",
+    );
+    let second = pipeline(
+        "# the same pipeline, written differently\ntraining: {epochs: 2}\nmodel:\n  latent_dim: 8   # small\n  width: 0.250\nseed: 3\nname: layout\n",
+    );
+    assert_eq!(train(&first), train(&second));
+    let defaults_written = pipeline(
+        "name: layout\nseed: 3\nmodel: {kind: conv_ae, width: 0.25, latent_dim: 8}\ntraining: {epochs: 2, batch_size: 64, optimizer: adam}\n",
+    );
+    assert_eq!(train(&first), train(&defaults_written));
+}

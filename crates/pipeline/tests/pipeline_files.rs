@@ -1,0 +1,155 @@
+//! Pipeline files: mistakes stop before any work with the file, line, column and a fix.
+
+use std::path::Path;
+
+use irl_pipeline::{PipelineError, parse, to_yaml};
+
+fn error(text: &str, overrides: &[&str]) -> String {
+    let overrides: Vec<String> = overrides.iter().map(|text| text.to_string()).collect();
+    match parse(text, Path::new("pipelines/study.yaml"), &overrides) {
+        Ok(_) => panic!("expected an error for {text:?} with {overrides:?}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn unknown_key_names_place_and_nearest() {
+    let message = error("name: study\niterate:\n  iteratons: 30\n", &[]);
+    assert!(
+        message.starts_with("pipelines/study.yaml:3:3:"),
+        "{message}"
+    );
+    assert!(
+        message.contains("unknown key `iterate.iteratons`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("did you mean `iterate.max_iterations`?"),
+        "{message}"
+    );
+    assert!(message.contains("convergence"), "{message}");
+}
+
+#[test]
+fn unknown_top_level_key() {
+    let message = error("name: study\nseeed: 4\n", &[]);
+    assert!(
+        message.starts_with("pipelines/study.yaml:2:1:"),
+        "{message}"
+    );
+    assert!(message.contains("did you mean `seed`?"), "{message}");
+}
+
+#[test]
+fn wrong_type_names_key_and_value() {
+    let message = error("name: study\ntraining:\n  epochs: two\n", &[]);
+    assert!(
+        message.starts_with("pipelines/study.yaml:3:11:"),
+        "{message}"
+    );
+    assert!(message.contains("`training.epochs`"), "{message}");
+    assert!(message.contains("\"two\""), "{message}");
+}
+
+#[test]
+fn yes_is_not_a_boolean() {
+    let message = error(
+        "name: study\niterate:\n  convergence:\n    stop: yes\n",
+        &[],
+    );
+    assert!(
+        message.starts_with("pipelines/study.yaml:4:11:"),
+        "{message}"
+    );
+    assert!(message.contains("`iterate.convergence.stop`"), "{message}");
+    assert!(message.contains("write true or false"), "{message}");
+}
+
+#[test]
+fn unknown_enum_value_lists_choices() {
+    let message = error("name: study\nmodel:\n  kind: vae2\n", &[]);
+    assert!(message.contains("`model.kind`"), "{message}");
+    assert!(message.contains("conv_ae"), "{message}");
+}
+
+#[test]
+fn missing_name_is_reported() {
+    let message = error("seed: 3\n", &[]);
+    assert!(message.contains("missing field `name`"), "{message}");
+}
+
+#[test]
+fn override_unknown_key_names_override() {
+    let message = error("name: study\n", &["iterate.max_iteratons=3"]);
+    assert!(
+        message.starts_with("--set iterate.max_iteratons=3:"),
+        "{message}"
+    );
+    assert!(
+        message.contains("did you mean `iterate.max_iterations`?"),
+        "{message}"
+    );
+}
+
+#[test]
+fn override_wrong_type_is_rejected() {
+    let message = error("name: study\n", &["training.epochs=many"]);
+    assert!(
+        message.starts_with("--set training.epochs=many:"),
+        "{message}"
+    );
+    assert!(message.contains("`training.epochs`"), "{message}");
+}
+
+#[test]
+fn override_without_equals_is_rejected() {
+    let overrides = vec!["training.epochs".to_string()];
+    let result = parse("name: study\n", Path::new("p.yaml"), &overrides);
+    assert!(matches!(result, Err(PipelineError::OverrideSyntax { .. })));
+}
+
+#[test]
+fn overrides_set_values() {
+    let overrides: Vec<String> = [
+        "data.train_limit=2000",
+        "iterate.max_iterations=3",
+        "training.learning_rate=0.002",
+    ]
+    .iter()
+    .map(|text| text.to_string())
+    .collect();
+    let pipeline = parse("name: study\n", Path::new("p.yaml"), &overrides).unwrap();
+    assert_eq!(pipeline.data.train_limit, Some(2000));
+    assert_eq!(pipeline.iterate.max_iterations, 3);
+    assert_eq!(pipeline.training.learning_rate, 0.002);
+}
+
+#[test]
+fn resolved_pipeline_keeps_strings_quoted() {
+    let pipeline = parse("name: 'no'\n", Path::new("p.yaml"), &[]).unwrap();
+    assert_eq!(pipeline.name, "no");
+    let yaml = to_yaml(&pipeline);
+    assert!(yaml.contains("name: 'no'"), "{yaml}");
+    for word in ["yes", "On", "off", "y", "N"] {
+        let pipeline = parse(&format!("name: '{word}'\n"), Path::new("p.yaml"), &[]).unwrap();
+        let yaml = to_yaml(&pipeline);
+        assert!(yaml.contains(&format!("name: '{word}'")), "{yaml}");
+    }
+    let reread = parse(&yaml, Path::new("resolved.yaml"), &[]).unwrap();
+    assert_eq!(reread, pipeline);
+}
+
+#[test]
+fn resolved_pipeline_fills_defaults() {
+    let pipeline = parse("name: study\n", Path::new("p.yaml"), &[]).unwrap();
+    let yaml = to_yaml(&pipeline);
+    for expected in [
+        "seed: 42",
+        "width: 0.1",
+        "latent_dim: 16",
+        "epsilon: 1e-8",
+        "max_iterations: 30",
+    ] {
+        assert!(yaml.contains(expected), "{expected} missing from\n{yaml}");
+    }
+}

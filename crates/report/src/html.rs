@@ -1,0 +1,217 @@
+//! The report page, `index.html`: run facts, loss plot, metrics table, image grids and the
+//! resolved pipeline.
+//!
+//! The page carries its own style sheet and no scripts, and refers only to files of the same
+//! folder, so it works when opened from disk without network access.
+//!
+//! `fmt::Write` for `String` always returns `Ok`, so the result of `write!` is discarded.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use irl_store::SplitName;
+
+use crate::grid::{GridName, round_label};
+use crate::metrics::{MetricField, format_cell, group_by_round};
+use crate::{LOSS_PLOT_FILE, ReportInput};
+
+/// Seconds between reloads of the page while the run is in progress. The runner re-renders
+/// the report after each round, so the page shows a new round soon after it finishes.
+const REFRESH_SECONDS: u32 = 30;
+
+const STYLE: &str = "\
+body { font-family: sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; }
+td.number { text-align: right; font-variant-numeric: tabular-nums; }
+tr.converged { background: #e8f4e8; }
+dl.facts { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
+dl.facts dt { font-weight: bold; }
+dl.facts dd { margin: 0; }
+.scroll { overflow-x: auto; }
+table.grids img { image-rendering: pixelated; display: block; }
+pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; }
+";
+
+/// The columns of each split in the metrics table, with the value each one shows.
+const METRIC_COLUMNS: [(&str, MetricField); 3] = [
+    ("recon_loss", |row| row.recon_loss),
+    ("loss_vs_original", |row| row.loss_vs_original),
+    ("mean_sq_change", |row| row.mean_sq_change),
+];
+
+/// Renders the page. `grids` lists the grid files, sorted by split and then by round.
+pub(crate) fn render_index(input: &ReportInput, grids: &[GridName]) -> String {
+    let mut page = String::new();
+    let title = escape(&input.run_name);
+
+    page.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    if input.is_in_progress() {
+        let _ = writeln!(
+            page,
+            "<meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">"
+        );
+    }
+    let _ = writeln!(page, "<title>{title} \u{2013} irl report</title>");
+    let _ = writeln!(page, "<style>\n{STYLE}</style>\n</head>\n<body>");
+    let _ = writeln!(page, "<h1>{title}</h1>");
+
+    write_facts(&mut page, input);
+
+    page.push_str("<h2>Reconstruction loss</h2>\n");
+    let _ = writeln!(
+        page,
+        "<img src=\"{LOSS_PLOT_FILE}\" alt=\"Reconstruction loss per round, train and test, \
+         on a log scale\">"
+    );
+
+    page.push_str("<h2>Metrics per round</h2>\n");
+    write_metrics_table(&mut page, input);
+
+    page.push_str("<h2>Image grids</h2>\n");
+    write_grid_table(&mut page, grids);
+
+    page.push_str("<h2>Pipeline</h2>\n");
+    let _ = writeln!(page, "<pre>{}</pre>", escape(&input.pipeline_yaml));
+
+    page.push_str("</body>\n</html>\n");
+    page
+}
+
+fn write_facts(page: &mut String, input: &ReportInput) {
+    let converged = match input.converged_at {
+        Some(round) => format!("at round {round}"),
+        None => "not converged".to_owned(),
+    };
+    let status = if input.is_in_progress() {
+        format!("in progress (this page reloads every {REFRESH_SECONDS} s)")
+    } else {
+        "finished".to_owned()
+    };
+
+    page.push_str("<dl class=\"facts\">\n");
+    let facts = [
+        ("Tool version", escape(&input.tool_version)),
+        (
+            "Rounds",
+            format!("{} of {}", input.rounds_done(), input.max_iterations),
+        ),
+        ("Convergence", converged),
+        ("Status", status),
+    ];
+    for (term, value) in facts {
+        let _ = writeln!(page, "<dt>{term}</dt><dd>{value}</dd>");
+    }
+    page.push_str("</dl>\n");
+}
+
+fn write_metrics_table(page: &mut String, input: &ReportInput) {
+    let rounds = group_by_round(&input.metrics);
+    if rounds.is_empty() {
+        page.push_str("<p>No round has finished yet.</p>\n");
+        return;
+    }
+
+    page.push_str("<table class=\"metrics\">\n<thead>\n<tr><th rowspan=\"2\">round</th>");
+    for split in SplitName::ALL {
+        let _ = write!(
+            page,
+            "<th colspan=\"{}\">{split}</th>",
+            METRIC_COLUMNS.len()
+        );
+    }
+    page.push_str("</tr>\n<tr>");
+    for _ in SplitName::ALL {
+        for (name, _) in METRIC_COLUMNS {
+            let _ = write!(page, "<th>{name}</th>");
+        }
+    }
+    page.push_str("</tr>\n</thead>\n<tbody>\n");
+
+    for round in rounds {
+        if input.converged_at == Some(round.iteration) {
+            page.push_str("<tr class=\"converged\" title=\"the convergence rule fired here\">");
+        } else {
+            page.push_str("<tr>");
+        }
+        let _ = write!(page, "<td class=\"number\">{}</td>", round.iteration);
+        for row in [round.train, round.test] {
+            for (_, metric) in METRIC_COLUMNS {
+                let _ = write!(
+                    page,
+                    "<td class=\"number\">{}</td>",
+                    format_cell(row, metric)
+                );
+            }
+        }
+        page.push_str("</tr>\n");
+    }
+    page.push_str("</tbody>\n</table>\n");
+}
+
+/// Writes one row per split that has grids and one column per round that any split has.
+fn write_grid_table(page: &mut String, grids: &[GridName]) {
+    if grids.is_empty() {
+        page.push_str("<p>No image snapshots yet.</p>\n");
+        return;
+    }
+    let rounds: BTreeSet<u32> = grids.iter().map(|grid| grid.round).collect();
+    let splits: BTreeSet<SplitName> = grids.iter().map(|grid| grid.split).collect();
+
+    page.push_str("<div class=\"scroll\">\n<table class=\"grids\">\n<tr><th>split</th>");
+    for &round in &rounds {
+        let _ = write!(page, "<th>{}</th>", round_label(round));
+    }
+    page.push_str("</tr>\n");
+
+    for split in splits {
+        let _ = write!(page, "<tr><th>{split}</th>");
+        for &round in &rounds {
+            let grid = grids
+                .iter()
+                .find(|grid| grid.split == split && grid.round == round);
+            match grid {
+                Some(grid) => {
+                    let _ = write!(
+                        page,
+                        "<td><a href=\"{file}\"><img src=\"{file}\" alt=\"{split}, {label}\"></a></td>",
+                        file = grid.file_name,
+                        label = round_label(grid.round),
+                    );
+                }
+                None => page.push_str("<td>\u{2014}</td>"),
+            }
+        }
+        page.push_str("</tr>\n");
+    }
+    page.push_str("</table>\n</div>\n");
+}
+
+/// Escapes the characters that HTML gives a meaning in text and in quoted attributes.
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            _ => escaped.push(character),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_replaces_markup_characters() {
+        assert_eq!(
+            escape(r#"<a href="x">Tom & 'Jerry'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
+        );
+    }
+}

@@ -1,0 +1,141 @@
+//! Renders one run's report: a self-contained HTML page with the loss plot and image grids.
+//!
+//! [`render`] returns the files of a report folder as bytes and writes nothing, so the runner
+//! decides where the folder lives and can re-render it after every round. The page refers to
+//! the other files by relative names and loads nothing from the network, so it works when
+//! opened straight from disk.
+
+mod grid;
+mod html;
+mod markdown;
+mod metrics;
+mod plot;
+
+use std::collections::BTreeSet;
+
+use irl_store::{Split, SplitName};
+
+/// Name of the HTML page in the report folder.
+pub const INDEX_FILE: &str = "index.html";
+/// Name of the loss plot (SVG) in the report folder.
+pub const LOSS_PLOT_FILE: &str = "loss.svg";
+/// Name of the Markdown summary in the report folder.
+pub const SUMMARY_FILE: &str = "summary.md";
+
+/// Version of the report stage's meaning; part of its cache key.
+pub const STAGE_VERSION: u32 = 1;
+/// One row of a run's metrics table: one round, one split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRow {
+    /// Round, 1-based.
+    pub iteration: u32,
+    pub split: SplitName,
+    /// Reconstruction loss on the round's input: squared error summed over the pixels of an
+    /// image, averaged over the images.
+    pub recon_loss: f64,
+    /// The same loss between the round's output and the original (round-0) images.
+    pub loss_vs_original: f64,
+    /// Mean over pixels and images of the squared change from the round's input to its output.
+    pub mean_sq_change: f64,
+}
+
+/// The first images of one split at one round; round 0 is the original data.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub round: u32,
+    pub split: SplitName,
+    pub images: Split,
+}
+
+/// Everything a report shows.
+#[derive(Debug, Clone)]
+pub struct ReportInput {
+    pub run_name: String,
+    pub metrics: Vec<MetricRow>,
+    /// Round at which the convergence rule fired, if it did.
+    pub converged_at: Option<u32>,
+    pub max_iterations: u32,
+    pub snapshots: Vec<Snapshot>,
+    /// Resolved pipeline, as saved with the run.
+    pub pipeline_yaml: String,
+    pub tool_version: String,
+}
+
+impl ReportInput {
+    /// Counts the distinct rounds that have at least one metrics row.
+    pub fn rounds_done(&self) -> u32 {
+        let rounds: BTreeSet<u32> = self.metrics.iter().map(|row| row.iteration).collect();
+        u32::try_from(rounds.len()).unwrap_or(u32::MAX)
+    }
+
+    /// True while the run can still add rounds: fewer than `max_iterations` are done and the
+    /// convergence rule has not fired.
+    pub fn is_in_progress(&self) -> bool {
+        self.converged_at.is_none() && self.rounds_done() < self.max_iterations
+    }
+}
+
+/// One rendered file, named relative to the report folder.
+#[derive(Debug, Clone)]
+pub struct ReportFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A report that cannot be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("failed to draw the loss plot {LOSS_PLOT_FILE}")]
+    DrawPlot {
+        #[source]
+        source: plotters::drawing::DrawingAreaErrorKind<std::io::Error>,
+    },
+    #[error("failed to encode image grid {file} as PNG")]
+    EncodePng {
+        file: String,
+        #[source]
+        source: image::ImageError,
+    },
+    #[error("invalid {split} snapshot of round {round}: {problem}")]
+    InvalidSnapshot {
+        split: SplitName,
+        round: u32,
+        problem: String,
+    },
+}
+
+/// Renders the report folder of `input`: the HTML page, the loss plot, one PNG grid per
+/// snapshot and the Markdown summary.
+///
+/// # Errors
+///
+/// Returns [`ReportError::InvalidSnapshot`] when a snapshot is empty, has a channel count
+/// other than 1 or 3, has a value count that does not match its shape, or repeats the split and
+/// round of another snapshot. Returns the other variants when drawing or encoding fails.
+pub fn render(input: &ReportInput) -> Result<Vec<ReportFile>, ReportError> {
+    let grids = grid::render_grids(&input.snapshots)?;
+    let grid_names: Vec<grid::GridName> = grids.iter().map(|(name, _)| name.clone()).collect();
+    let loss_plot = plot::render_loss_plot(&input.metrics)?;
+
+    let mut files = vec![
+        ReportFile {
+            name: INDEX_FILE.to_owned(),
+            bytes: html::render_index(input, &grid_names).into_bytes(),
+        },
+        ReportFile {
+            name: LOSS_PLOT_FILE.to_owned(),
+            bytes: loss_plot.into_bytes(),
+        },
+        ReportFile {
+            name: SUMMARY_FILE.to_owned(),
+            bytes: markdown::render_summary(input, &grid_names).into_bytes(),
+        },
+    ];
+    for (name, png) in grids {
+        files.push(ReportFile {
+            name: name.file_name,
+            bytes: png,
+        });
+    }
+    Ok(files)
+}

@@ -1,0 +1,304 @@
+//! The loss plot: reconstruction loss per round on a log-scale y axis, train and test.
+//!
+//! Drawn with plotters' SVG backend and no font backend (neither the `ttf` nor the `ab_glyph`
+//! feature). The SVG backend writes text as `<text>` elements for the browser to lay out, and
+//! plotters 0.3.7 then only estimates text extents to place labels, so the build needs no
+//! system font libraries.
+
+use irl_store::SplitName;
+use plotters::coord::Shift;
+use plotters::drawing::DrawingAreaErrorKind;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::metrics::format_value;
+use crate::{MetricRow, ReportError};
+
+const WIDTH: u32 = 760;
+const HEIGHT: u32 = 440;
+const FONT: &str = "sans-serif";
+/// Blue and orange stay distinct for the common forms of colour blindness.
+const TRAIN_COLOR: RGBColor = RGBColor(31, 119, 180);
+const TEST_COLOR: RGBColor = RGBColor(230, 115, 0);
+
+type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
+
+/// Shape drawn at each point of a line. The two series get different shapes so that they stay
+/// apart in grayscale print.
+#[derive(Clone, Copy)]
+enum Marker {
+    Circle,
+    Triangle,
+}
+
+/// One line of the plot: the (round, loss) points of one split.
+struct Series {
+    label: &'static str,
+    color: RGBColor,
+    marker: Marker,
+    points: Vec<(u32, f64)>,
+}
+
+/// Renders the loss plot as an SVG document.
+pub(crate) fn render_loss_plot(metrics: &[MetricRow]) -> Result<String, ReportError> {
+    let series = [
+        Series {
+            label: "train",
+            color: TRAIN_COLOR,
+            marker: Marker::Circle,
+            points: points_of(metrics, SplitName::Train),
+        },
+        Series {
+            label: "test",
+            color: TEST_COLOR,
+            marker: Marker::Triangle,
+            points: points_of(metrics, SplitName::Test),
+        },
+    ];
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, &series).map_err(|source| ReportError::DrawPlot { source })?;
+    }
+    Ok(svg)
+}
+
+/// Collects the plottable (round, recon_loss) points of one split, sorted by round.
+///
+/// NOTE: losses that are zero, negative or not finite have no place on a log axis, so they are
+/// left out of the plot. The metrics table still shows them.
+fn points_of(metrics: &[MetricRow], split: SplitName) -> Vec<(u32, f64)> {
+    let mut points: Vec<(u32, f64)> = metrics
+        .iter()
+        .filter(|row| row.split == split && row.recon_loss.is_finite() && row.recon_loss > 0.0)
+        .map(|row| (row.iteration, row.recon_loss))
+        .collect();
+    points.sort_by_key(|&(round, _)| round);
+    points
+}
+
+fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, series: &[Series]) -> DrawResult {
+    root.fill(&WHITE)?;
+
+    let all_points = series.iter().flat_map(|line| line.points.iter());
+    let last_round = all_points.clone().map(|&(round, _)| round).max();
+    let (Some(last_round), Some(min_loss), Some(max_loss)) = (
+        last_round,
+        all_points
+            .clone()
+            .map(|&(_, loss)| loss)
+            .min_by(f64::total_cmp),
+        all_points.map(|&(_, loss)| loss).max_by(f64::total_cmp),
+    ) else {
+        return draw_placeholder(root);
+    };
+
+    // Round 0 (the original data) has no loss, but starting the axis there leaves a margin
+    // before round 1. The y range is widened so that the extreme points do not sit on the frame.
+    let x_range = 0..last_round + 1;
+    let (y_min, y_max) = (min_loss / 1.15, max_loss * 1.15);
+    let y_axis = (y_min..y_max)
+        .log_scale()
+        .with_key_points(log_axis_ticks(y_min, y_max));
+
+    let mut chart = ChartBuilder::on(root)
+        .caption("Reconstruction loss per round", (FONT, 20))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(76)
+        .build_cartesian_2d(x_range, y_axis)?;
+
+    chart
+        .configure_mesh()
+        .x_desc("round")
+        .y_desc("recon_loss (log scale)")
+        .x_label_formatter(&|round| round.to_string())
+        .y_label_formatter(&|loss| format_tick(*loss))
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 14))
+        .draw()?;
+
+    for line in series {
+        let color = line.color;
+        let sample = move || PathElement::new(vec![(-8, 0), (12, 0)], color.stroke_width(2));
+        let annotation = chart
+            .draw_series(LineSeries::new(
+                line.points.iter().copied(),
+                color.stroke_width(2),
+            ))?
+            .label(line.label);
+
+        match line.marker {
+            Marker::Circle => {
+                annotation.legend(move |at| {
+                    EmptyElement::at(at) + sample() + Circle::new((2, 0), 4, color.filled())
+                });
+                chart.draw_series(
+                    line.points
+                        .iter()
+                        .map(|&point| Circle::new(point, 4, color.filled())),
+                )?;
+            }
+            Marker::Triangle => {
+                annotation.legend(move |at| {
+                    EmptyElement::at(at) + sample() + TriangleMarker::new((2, 0), 5, color.filled())
+                });
+                chart.draw_series(
+                    line.points
+                        .iter()
+                        .map(|&point| TriangleMarker::new(point, 5, color.filled())),
+                )?;
+            }
+        }
+    }
+
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 14))
+        .draw()?;
+
+    root.present()
+}
+
+/// Picks the y-axis ticks between `min` and `max` (both positive).
+///
+/// The log axis of plotters 0.3.7 only places ticks at powers of ten and their multiples, so a range
+/// inside one decade, such as 14 to 38, would get no tick at all. This tries mantissas 1, then
+/// 1-2-5, then 1 to 9 in every decade and keeps the first set that gives at least four ticks.
+/// A range too narrow for any of them gets evenly spaced ticks.
+fn log_axis_ticks(min: f64, max: f64) -> Vec<f64> {
+    const MIN_TICKS: usize = 4;
+    let mantissa_sets: [&[f64]; 3] = [
+        &[1.0],
+        &[1.0, 2.0, 5.0],
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+    ];
+
+    let first_decade = min.log10().floor() as i32;
+    let last_decade = max.log10().floor() as i32;
+    for mantissas in mantissa_sets {
+        let ticks: Vec<f64> = (first_decade..=last_decade)
+            .flat_map(|decade| {
+                mantissas
+                    .iter()
+                    .map(move |&mantissa| mantissa * 10_f64.powi(decade))
+            })
+            .filter(|&tick| (min..=max).contains(&tick))
+            .collect();
+        if ticks.len() >= MIN_TICKS {
+            return ticks;
+        }
+    }
+
+    linear_ticks(min, max)
+}
+
+/// Ticks at multiples of a 1, 2 or 5 step, chosen so that about five fall between `min` and
+/// `max`.
+fn linear_ticks(min: f64, max: f64) -> Vec<f64> {
+    let rough_step = (max - min) / 5.0;
+    let magnitude = 10_f64.powf(rough_step.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|factor| factor * magnitude)
+        .find(|&step| step >= rough_step)
+        .unwrap_or(10.0 * magnitude);
+
+    let first = (min / step).ceil() as i64;
+    let last = (max / step).floor() as i64;
+    (first..=last)
+        .map(|multiple| multiple as f64 * step)
+        .collect()
+}
+
+/// Formats a tick value with at most four significant digits and no trailing zeros, so that
+/// 20 reads "20" rather than "20.00".
+fn format_tick(value: f64) -> String {
+    let formatted = format_value(value);
+    let (mantissa, exponent) = match formatted.split_once('e') {
+        Some((mantissa, exponent)) => (mantissa, format!("e{exponent}")),
+        None => (formatted.as_str(), String::new()),
+    };
+    let mantissa = if mantissa.contains('.') {
+        mantissa.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        mantissa
+    };
+    format!("{mantissa}{exponent}")
+}
+
+/// Draws a frame with a message when no round has a plottable loss yet.
+fn draw_placeholder(root: &DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult {
+    let style = TextStyle::from((FONT, 18).into_font())
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Center, VPos::Center));
+    root.draw(&Text::new(
+        "No round has a reconstruction loss to plot yet.",
+        (WIDTH as i32 / 2, HEIGHT as i32 / 2),
+        style,
+    ))?;
+    root.present()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn formatted_ticks(min: f64, max: f64) -> Vec<String> {
+        log_axis_ticks(min, max)
+            .into_iter()
+            .map(format_tick)
+            .collect()
+    }
+
+    #[test]
+    fn ticks_cover_decades_when_range_is_wide() {
+        assert_eq!(
+            formatted_ticks(0.05, 2000.0),
+            ["0.1", "1", "10", "100", "1000"]
+        );
+    }
+
+    #[test]
+    fn ticks_add_two_and_five_within_few_decades() {
+        assert_eq!(
+            formatted_ticks(0.5, 60.0),
+            ["0.5", "1", "2", "5", "10", "20", "50"]
+        );
+    }
+
+    #[test]
+    fn ticks_use_all_mantissas_within_one_decade() {
+        assert_eq!(
+            formatted_ticks(1.5, 9.5),
+            ["2", "3", "4", "5", "6", "7", "8", "9"]
+        );
+    }
+
+    #[test]
+    fn ticks_fall_back_to_even_spacing() {
+        assert_eq!(formatted_ticks(14.0, 38.0), ["15", "20", "25", "30", "35"]);
+        assert_eq!(
+            formatted_ticks(17.95, 18.35),
+            ["18", "18.1", "18.2", "18.3"]
+        );
+    }
+
+    #[test]
+    fn tick_labels_drop_trailing_zeros() {
+        let cases = [
+            (20.0, "20"),
+            (0.1 * 3.0, "0.3"),
+            (1234.6, "1235"),
+            (1.5e7, "1.5e7"),
+            (2.5e-5, "2.5e-5"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(format_tick(value), expected, "formatting {value}");
+        }
+    }
+}
