@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use indicatif::{ProgressBar, ProgressStyle};
 use irl_train::{LogRow, Progress};
 
-/// Sends tracing output to stderr, at `info` unless `RUST_LOG` says otherwise.
+/// Sends tracing output to stderr, at `info` unless `RUST_LOG` sets another level.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

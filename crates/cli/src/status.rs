@@ -44,7 +44,7 @@ pub fn print(store: &Store, run: &str) -> Result<()> {
         );
     }
 
-    // Rounds the saved pipeline asks for that have no stage yet.
+    // Rounds that the saved pipeline requests but that have no stage yet.
     let saved = store.run_dir(run).join("pipeline.yaml");
     if let Ok(pipeline) = irl_pipeline::load(&saved, &[]) {
         let stages = [

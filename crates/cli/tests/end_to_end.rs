@@ -109,6 +109,16 @@ fn three_rounds_fall_and_rerun_reuses() {
     assert!(train < reconstruct, "{stdout}");
     assert!(stdout.contains("reused"), "{stdout}");
 
+    // A run name is enough for explain and report: the saved pipeline records the data folder.
+    let mut explain = irl(&store);
+    explain.arg("explain").arg("mnist-ae");
+    let stdout = String::from_utf8(check(explain).stdout).unwrap();
+    assert!(stdout.contains("every stage is cached"), "{stdout}");
+    let mut report = irl(&store);
+    report.arg("report").arg("mnist-ae");
+    let stdout = String::from_utf8(check(report).stdout).unwrap();
+    assert!(stdout.trim_end().ends_with("runs/mnist-ae/report/index.html"), "{stdout}");
+
     // Verify rehashes every object.
     let mut verify = irl(&store);
     verify.arg("verify");

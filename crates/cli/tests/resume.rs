@@ -36,7 +36,7 @@ fn any_file(dir: &Path, accept: &dyn Fn(&Path) -> bool) -> bool {
     })
 }
 
-/// Polls until `condition` holds or the child exits; returns true when the condition held.
+/// Polls until `condition` is true or the child exits; returns whether the condition was met.
 fn wait_for(child: &mut Child, condition: &dyn Fn() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(300);
     while Instant::now() < deadline {

@@ -20,7 +20,7 @@ pub fn to_safetensors<M: Module + ModuleSnapshot>(
     model: &M,
     metadata: &BTreeMap<String, String>,
 ) -> Result<Vec<u8>, WeightsError> {
-    // The store's own metadata carries the burn version; ours says what produced the weights.
+    // The store's own metadata carries the burn version, and ours names what produced the weights.
     let mut store = SafetensorsStore::from_bytes(None).clear_metadata();
     for (key, value) in metadata {
         store = store.metadata(key.clone(), value.clone());

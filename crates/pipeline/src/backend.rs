@@ -38,7 +38,7 @@ impl Backend {
         }
     }
 
-    /// The burn device to compute on.
+    /// Returns the burn device to compute on.
     pub fn device(&self) -> Device {
         match self {
             Backend::Flex => Device::flex(),

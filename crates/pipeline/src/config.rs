@@ -34,7 +34,7 @@ fn default_seed() -> u64 {
     42
 }
 
-/// Where round 0 comes from.
+/// Source of the round-0 data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DataConfig {
@@ -180,7 +180,7 @@ pub enum SplitChoice {
     Test,
 }
 
-/// How each round's model rewrites the data.
+/// Settings of the reconstruction that becomes the next round's data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReconstructionConfig {
@@ -206,7 +206,7 @@ pub enum ReconstructionMode {
     Deterministic,
 }
 
-/// What the report shows.
+/// Contents of the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReportConfig {

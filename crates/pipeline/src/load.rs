@@ -6,7 +6,7 @@ use serde_yaml::Value;
 
 use crate::config::Pipeline;
 
-/// Where a mistake sits: a place in the file, or one `--set` override.
+/// Location of a mistake: a place in the file, or one `--set` override.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Origin {
     File {
@@ -140,7 +140,7 @@ fn set_dotted(root: &mut Value, key: &str, new: Value) {
 fn classify(origin: Origin, path: String, message: String) -> PipelineError {
     let origin = Box::new(origin);
     let message = strip_location(&message);
-    // serde_yaml puts its own path in front ("iterate: unknown field ..."); the key says it.
+    // serde_yaml puts its own path in front ("iterate: unknown field ..."), and the key names it.
     if let Some(index) = message.find("unknown field `") {
         let rest = &message[index + "unknown field `".len()..];
         let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
@@ -190,7 +190,7 @@ fn strip_location(message: &str) -> String {
     }
 }
 
-/// The valid key closest to `key` by edit distance, if any is close enough to be a typo.
+/// Finds the valid key closest to `key` by edit distance, if one is close enough to be a typo.
 fn nearest(key: &str, valid: &[String]) -> Option<String> {
     valid
         .iter()

@@ -21,21 +21,21 @@ use crate::error::RunError;
 use crate::stages::{self, PREVIEW_IMAGES, StageKind};
 use crate::tables::{self, RunMetricsRow};
 
-/// What a call to [`run`] does.
+/// Scope of a call to [`run`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Run the whole chain, reusing what is cached.
     Full,
     /// Run one stage; every stage before it must be cached.
     Single { stage: StageKind, iteration: u32 },
-    /// Run nothing; say for each stage whether it is cached and why not.
+    /// Run nothing; report for each stage whether it is cached and, if not, why it would run.
     Explain,
     /// Reuse the cached stages up to the first one that is not, run nothing else, and rewrite
     /// the run's tables and report.
     Refresh,
 }
 
-/// What happened to one stage.
+/// Outcome of one stage in this call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StageStatus {
     Ran {

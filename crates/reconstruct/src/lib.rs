@@ -12,7 +12,7 @@ use irl_store::{Dataset, Split};
 /// Version of the reconstruct stage's meaning; part of its cache key.
 pub const STAGE_VERSION: u32 = 1;
 
-/// What one reconstruction needs.
+/// Inputs of one reconstruction.
 #[derive(Debug, Clone, Copy)]
 pub struct ReconstructRequest<'a> {
     pub dataset: &'a Dataset,

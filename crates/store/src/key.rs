@@ -1,8 +1,8 @@
 //! Cache keys of stages.
 //!
-//! Every input that can change a stage's output is listed in one struct, [`KeyInputs`], and the
-//! key is the BLAKE3 digest of its canonical JSON encoding (object keys sorted, no whitespace,
-//! floats in shortest round-trip form), never of a std `Hash`. Because iteration k's inputs hold
+//! Every input that can change a stage's output is listed in one struct, [`KeyInputs`]. The key is
+//! the BLAKE3 digest of its canonical JSON encoding (object keys sorted, no whitespace, floats in
+//! shortest round-trip form), never of a std `Hash`. Because iteration k's inputs hold
 //! the digests of iteration k-1's outputs, a change anywhere upstream changes every key after it.
 
 use std::collections::BTreeMap;

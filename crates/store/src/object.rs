@@ -2,7 +2,7 @@
 //!
 //! Publishing writes to a temporary file in the store while hashing, fsyncs it, and renames it to
 //! `objects/<first two hex digits>/<rest of the digest>.<ext>`. A rename within one file system is
-//! atomic, so an object path either does not exist or holds the whole, final bytes; a process
+//! atomic, so an object path either does not exist or contains the whole, final bytes. A process
 //! killed mid-write leaves at most a temporary file, which [`crate::Store::clean_tmp`] removes.
 
 use std::io::Write;

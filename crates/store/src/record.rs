@@ -16,7 +16,7 @@ use crate::object::ObjectRef;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageRecord {
     pub key: StageKey,
-    /// Every input of the key, so that a later run can say which one changed.
+    /// Every input of the key, so that a later run can name the one that changed.
     pub key_inputs: KeyInputs,
     /// Place of the stage in its run's chain, such as `iter-03/train`.
     pub slot: String,

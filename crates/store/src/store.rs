@@ -20,7 +20,7 @@ pub struct Store {
     root: PathBuf,
 }
 
-/// How the latest run of a pipeline obtained a stage.
+/// Way the latest run of a pipeline obtained a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -53,7 +53,7 @@ pub struct CorruptObject {
     pub actual: String,
 }
 
-/// What [`Store::gc`] removed, or would remove in a dry run.
+/// Files that [`Store::gc`] removed, or would remove in a dry run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GcReport {
     pub objects: Vec<PathBuf>,
@@ -244,7 +244,7 @@ impl Store {
         Ok(removed)
     }
 
-    /// Every object file in the store.
+    /// Lists every object file in the store.
     pub fn object_files(&self) -> Result<Vec<PathBuf>, StoreError> {
         let mut files = Vec::new();
         walk_files(&self.root.join("objects"), &mut files)?;

@@ -166,8 +166,8 @@ pub fn train(
     let train_device = device.clone().autodiff();
 
     // A fresh model, seeded from the round, then the latest checkpoint if there is one.
-    // NOTE: burn seeds a process-wide generator, so two trainings in one process at the same
-    // time would draw from each other's streams; the runner trains one model at a time.
+    // NOTE: burn seeds a process-wide generator. Two trainings in one process at the same time
+    // would draw from each other's streams, so the runner trains one model at a time.
     train_device.seed(derive_seed(seed, "init", 0));
     let mut model: ConvAutoencoder = model_config.init(&train_device).train();
     let mut adam = Adam::new(config.adam);
@@ -197,7 +197,7 @@ pub fn train(
         progress.epoch_started(round, epoch, config.epochs, batches);
         let started = Instant::now();
 
-        // Every random stream restarts from (seed, epoch), so a resumed epoch sees the same data
+        // Every random stream restarts from (seed, epoch), so a resumed epoch gets the same data
         // order and the same device randomness as an uninterrupted one.
         train_device.seed(derive_seed(seed, "device", epoch as u64));
         let mut order: Vec<usize> = (0..split.len()).collect();

@@ -58,8 +58,8 @@ fn model() -> ConvAutoencoderConfig {
     }
 }
 
-/// burn's device seed is global to the process, so trainings in parallel test threads would
-/// draw from each other's random streams; this lock runs them one at a time.
+/// burn's device seed is global to the process. Trainings in parallel test threads would draw
+/// from each other's random streams, so this lock runs them one at a time.
 static SEEDED_DEVICE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn run(epochs: usize, dir: &std::path::Path) -> irl_train::TrainOutput {

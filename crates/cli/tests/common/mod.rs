@@ -7,12 +7,12 @@ use std::process::{Command, Output};
 
 use irl_store::Store;
 
-/// The original MNIST IDX files (gzip).
+/// Returns the folder of the original MNIST IDX files (gzip).
 pub fn mnist_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/mnist")
 }
 
-/// The study's pipeline file.
+/// Returns the path of the study's pipeline file.
 pub fn pipeline_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/mnist-ae.yaml")
 }
