@@ -117,7 +117,12 @@ fn three_rounds_fall_and_rerun_reuses() {
     let mut report = irl(&store);
     report.arg("report").arg("mnist-ae");
     let stdout = String::from_utf8(check(report).stdout).unwrap();
-    assert!(stdout.trim_end().ends_with("runs/mnist-ae/report/index.html"), "{stdout}");
+    assert!(
+        stdout
+            .trim_end()
+            .ends_with("runs/mnist-ae/report/index.html"),
+        "{stdout}"
+    );
 
     // Verify rehashes every object.
     let mut verify = irl(&store);
