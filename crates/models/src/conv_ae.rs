@@ -22,11 +22,11 @@
 //! | deconv 3        | [B, 1, 28, 28], in (0, 1)       |
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::{relu, sigmoid};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
+
+use crate::layers::{ConvDecoder, ConvEncoder};
 
 /// Channels of pythae's MNIST networks at width 1.0, encoder order.
 pub const PYTHAE_CHANNELS: [usize; 4] = [128, 256, 512, 1024];
@@ -80,40 +80,12 @@ impl ConvAutoencoderConfig {
     /// Builds a freshly initialised model on `device`. Seed the device first for a reproducible
     /// initialisation.
     pub fn init(&self, device: &Device) -> ConvAutoencoder {
-        let [c1, c2, c3, c4] = self.channels();
+        let channels = self.channels();
         let [in_channels, _, _] = IMAGE_SHAPE;
-        let down = |from: usize, to: usize| {
-            Conv2dConfig::new([from, to], [4, 4])
-                .with_stride([2, 2])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(device)
-        };
-        let up = |from: usize, to: usize, padding_out: usize| {
-            ConvTranspose2dConfig::new([from, to], [3, 3])
-                .with_stride([2, 2])
-                .with_padding([1, 1])
-                .with_padding_out([padding_out, padding_out])
-                .init(device)
-        };
-        let norm = |channels: usize| BatchNormConfig::new(channels).init(device);
-
         ConvAutoencoder {
-            conv1: down(in_channels, c1),
-            norm1: norm(c1),
-            conv2: down(c1, c2),
-            norm2: norm(c2),
-            conv3: down(c2, c3),
-            norm3: norm(c3),
-            conv4: down(c3, c4),
-            norm4: norm(c4),
-            embedding: LinearConfig::new(c4, self.latent_dim).init(device),
-
-            fc: LinearConfig::new(self.latent_dim, c4 * 16).init(device),
-            deconv1: up(c4, c3, 0),
-            denorm1: norm(c3),
-            deconv2: up(c3, c2, 1),
-            denorm2: norm(c2),
-            deconv3: up(c2, in_channels, 1),
+            encoder: ConvEncoder::init(in_channels, channels, device),
+            embedding: LinearConfig::new(channels[3], self.latent_dim).init(device),
+            decoder: ConvDecoder::init(self.latent_dim, channels, in_channels, device),
         }
     }
 }
@@ -121,47 +93,21 @@ impl ConvAutoencoderConfig {
 /// Convolutional autoencoder; see the module docs for the layer shapes.
 #[derive(Module, Debug)]
 pub struct ConvAutoencoder {
-    conv1: Conv2d,
-    norm1: BatchNorm,
-    conv2: Conv2d,
-    norm2: BatchNorm,
-    conv3: Conv2d,
-    norm3: BatchNorm,
-    conv4: Conv2d,
-    norm4: BatchNorm,
+    encoder: ConvEncoder,
     embedding: Linear,
-
-    fc: Linear,
-    deconv1: ConvTranspose2d,
-    denorm1: BatchNorm,
-    deconv2: ConvTranspose2d,
-    denorm2: BatchNorm,
-    deconv3: ConvTranspose2d,
+    decoder: ConvDecoder,
 }
 
 impl ConvAutoencoder {
     /// Maps images [B, 1, 28, 28] to latents [B, d].
     pub fn encode(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = relu(self.norm1.forward(self.conv1.forward(images))); // [B, 128w, 14, 14]
-        let x = relu(self.norm2.forward(self.conv2.forward(x))); // [B, 256w, 7, 7]
-        let x = relu(self.norm3.forward(self.conv3.forward(x))); // [B, 512w, 3, 3]
-        let x = relu(self.norm4.forward(self.conv4.forward(x))); // [B, 1024w, 1, 1]
-
-        let x: Tensor<2> = x.flatten(1, 3); // [B, 1024w]
-        self.embedding.forward(x) // [B, d]
+        let features = self.encoder.forward(images); // [B, 1024w]
+        self.embedding.forward(features) // [B, d]
     }
 
     /// Maps latents [B, d] to images [B, 1, 28, 28] with values in (0, 1).
     pub fn decode(&self, latents: Tensor<2>) -> Tensor<4> {
-        let [batch, _] = latents.dims();
-        let channels = self.deconv1.weight.dims()[0];
-
-        let x = self.fc.forward(latents); // [B, 1024w * 16]
-        let x: Tensor<4> = x.reshape([batch, channels, 4, 4]); // [B, 1024w, 4, 4]
-
-        let x = relu(self.denorm1.forward(self.deconv1.forward(x))); // [B, 512w, 7, 7]
-        let x = relu(self.denorm2.forward(self.deconv2.forward(x))); // [B, 256w, 14, 14]
-        sigmoid(self.deconv3.forward(x)) // [B, 1, 28, 28]
+        self.decoder.forward(latents)
     }
 
     /// Reconstructs images [B, 1, 28, 28] through the latent space.

@@ -6,8 +6,13 @@
 
 pub mod conv_ae;
 pub mod infer;
+pub mod layers;
 pub mod loss;
+pub mod vae;
 pub mod weights;
 
 pub use conv_ae::{ConvAutoencoder, ConvAutoencoderConfig, ModelConfigError};
-pub use loss::{per_image_squared_error, reconstruction_loss};
+pub use loss::{
+    ReconstructionTerm, VaeLoss, per_image_squared_error, reconstruction_loss, vae_loss,
+};
+pub use vae::{ConvVae, VaeOutput};

@@ -10,7 +10,7 @@ use irl_models::{ConvAutoencoderConfig, weights};
 use irl_store::{Dataset, Split};
 
 /// Version of the reconstruct stage's meaning; part of its cache key.
-pub const STAGE_VERSION: u32 = 1;
+pub const STAGE_VERSION: u32 = 2;
 
 /// Inputs of one reconstruction.
 #[derive(Debug, Clone, Copy)]

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 pub use adam::{Adam, AdamConfig};
 
 /// Version of the train stage's meaning; part of its cache key.
-pub const STAGE_VERSION: u32 = 1;
+pub const STAGE_VERSION: u32 = 2;
 
 /// Training hyperparameters of one round.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
