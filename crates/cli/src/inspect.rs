@@ -21,18 +21,18 @@ fn print_safetensors(path: &Path, bytes: &[u8]) -> Result<()> {
             path.display()
         )
     })?;
-    println!("{}: safetensors", path.display());
+    out!("{}: safetensors", path.display())?;
     if let Some(entries) = metadata.metadata() {
         let mut entries: Vec<_> = entries.iter().collect();
         entries.sort();
         for (key, value) in entries {
-            println!("  metadata {key} = {value}");
+            out!("  metadata {key} = {value}")?;
         }
     }
     let mut tensors: Vec<_> = metadata.tensors().into_iter().collect();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, info) in tensors {
-        println!("  {name:<32} {:?} {:?}", info.dtype, info.shape);
+        out!("  {name:<32} {:?} {:?}", info.dtype, info.shape)?;
     }
     Ok(())
 }
@@ -41,9 +41,9 @@ fn print_parquet(path: &Path, bytes: Vec<u8>, rows: usize) -> Result<()> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
         .with_context(|| format!("{} is not a valid Parquet file", path.display()))?;
     let total = builder.metadata().file_metadata().num_rows();
-    println!("{}: Parquet, {total} rows", path.display());
+    out!("{}: Parquet, {total} rows", path.display())?;
     for field in builder.schema().fields() {
-        println!(
+        out!(
             "  {:<20} {}{}",
             field.name(),
             field.data_type(),
@@ -52,7 +52,7 @@ fn print_parquet(path: &Path, bytes: Vec<u8>, rows: usize) -> Result<()> {
             } else {
                 ""
             }
-        );
+        )?;
     }
     let mut batches = Vec::new();
     let mut left = rows;
@@ -71,6 +71,6 @@ fn print_parquet(path: &Path, bytes: Vec<u8>, rows: usize) -> Result<()> {
             path.display()
         );
     }
-    println!("{}", arrow::util::pretty::pretty_format_batches(&batches)?);
+    out!("{}", arrow::util::pretty::pretty_format_batches(&batches)?)?;
     Ok(())
 }

@@ -1,6 +1,20 @@
 //! The `irl` command: runs iterated representation learning pipelines and inspects what they
 //! wrote.
 
+/// Writes a line to stdout, returning an error instead of panicking when stdout is closed (as
+/// when the output is piped into `head`).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        anyhow::Context::context(
+            std::io::Write::write_fmt(
+                &mut std::io::stdout().lock(),
+                format_args!("{}\n", format_args!($($arg)*)),
+            ),
+            "failed to write to stdout",
+        )
+    };
+}
+
 mod inspect;
 mod progress;
 mod status;
@@ -113,9 +127,45 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run_cli() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        // A closed stdout (`irl status RUN | head`) ends the command quietly.
+        Err(error) if is_broken_pipe(&error) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run_cli() -> Result<()> {
     let cli = Cli::parse();
     progress::init_logging();
+    if let Command::Inspect { path, rows } = &cli.command {
+        return inspect::print(path, *rows);
+    }
+    let reads_only = matches!(
+        cli.command,
+        Command::Status { .. } | Command::Explain { .. } | Command::Verify | Command::Gc { .. }
+    );
+    if reads_only && !cli.store.is_dir() {
+        bail!(
+            "no store at {}; pass --store DIR (or set IRL_STORE) to the folder `irl run` wrote",
+            cli.store.display()
+        );
+    }
     let store = Store::open(&cli.store)
         .with_context(|| format!("failed to open the store at {}", cli.store.display()))?;
 
@@ -140,7 +190,7 @@ fn main() -> Result<()> {
             let pipeline = saved_pipeline(&store, &run)?;
             execute(&store, &pipeline, data_dir, Backend::Flex, Mode::Refresh)?;
             let index = store.run_dir(&run).join("report").join("index.html");
-            println!("{}", index.display());
+            out!("{}", index.display())?;
             Ok(())
         }
         Command::Status { run } => status::print(&store, &run),
@@ -161,10 +211,9 @@ fn main() -> Result<()> {
             };
             let backend = Backend::parse(&backend, &device)?;
             let summary = execute(&store, &pipeline, data_dir, backend, Mode::Explain)?;
-            print_explain(&summary);
-            Ok(())
+            print_explain(&summary)
         }
-        Command::Inspect { path, rows } => inspect::print(&path, rows),
+        Command::Inspect { .. } => unreachable!("handled before the store is opened"),
         Command::Verify => verify(&store),
         Command::Gc { dry_run } => gc(&store, dry_run),
     }
@@ -237,27 +286,28 @@ fn saved_pipeline(store: &Store, run: &str) -> Result<Pipeline> {
     Ok(irl_pipeline::load(&path, &[])?)
 }
 
-fn print_explain(summary: &irl_pipeline::RunSummary) {
+fn print_explain(summary: &irl_pipeline::RunSummary) -> Result<()> {
     let mut any_pending = false;
     for stage in &summary.stages {
         let key = stage.key.map(|key| key.short()).unwrap_or_default();
         match &stage.status {
-            StageStatus::Cached => println!("{:<22} {key}  cached", stage.slot),
+            StageStatus::Cached => out!("{:<22} {key}  cached", stage.slot)?,
             StageStatus::WouldRun { reasons } => {
                 any_pending = true;
-                println!("{:<22} {key}  would run:", stage.slot);
+                out!("{:<22} {key}  would run:", stage.slot)?;
                 for reason in reasons {
-                    println!("{:<22}   - {reason}", "");
+                    out!("{:<22}   - {reason}", "")?;
                 }
             }
             StageStatus::Ran { .. } | StageStatus::Reused => {}
         }
     }
     if any_pending {
-        println!("every stage after it runs too, since its inputs come from the stage above");
+        out!("every stage after it runs too, since its inputs come from the stage above")?;
     } else {
-        println!("every stage is cached; `irl run` would reuse them all");
+        out!("every stage is cached; `irl run` would reuse them all")?;
     }
+    Ok(())
 }
 
 fn verify(store: &Store) -> Result<()> {
@@ -275,7 +325,7 @@ fn verify(store: &Store) -> Result<()> {
             corrupt.len()
         );
     }
-    println!("{checked} objects verified");
+    out!("{checked} objects verified")?;
     Ok(())
 }
 
@@ -288,14 +338,14 @@ fn gc(store: &Store, dry_run: bool) -> Result<()> {
         .chain(&report.records)
         .chain(&report.checkpoints)
     {
-        println!("{verb} {}", path.display());
+        out!("{verb} {}", path.display())?;
     }
-    println!(
+    out!(
         "{verb} {} objects ({:.1} MB), {} records, {} checkpoint folders",
         report.objects.len(),
         report.bytes as f64 / 1e6,
         report.records.len(),
         report.checkpoints.len()
-    );
+    )?;
     Ok(())
 }

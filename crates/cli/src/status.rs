@@ -13,10 +13,14 @@ pub fn print(store: &Store, run: &str) -> Result<()> {
             store.root().display()
         );
     }
-    println!(
+    out!(
         "{:<20} {:<7} {:<12} {:>9}  {:<20}  outputs",
-        "stage", "state", "key", "seconds", "at"
-    );
+        "stage",
+        "state",
+        "key",
+        "seconds",
+        "at"
+    )?;
     let mut slots: Vec<_> = state.slots.iter().collect();
     slots.sort_by_key(|(slot, _)| chain_position(slot));
     for (slot, slot_state) in slots {
@@ -37,11 +41,11 @@ pub fn print(store: &Store, run: &str) -> Result<()> {
             ),
             None => ("-".into(), "(record missing)".into()),
         };
-        println!(
+        out!(
             "{slot:<20} {state_word:<7} {:<12} {seconds:>9}  {:<20}  {outputs}",
             slot_state.key.short(),
             slot_state.at
-        );
+        )?;
     }
 
     // Rounds that the saved pipeline requests but that have no stage yet.
@@ -57,10 +61,10 @@ pub fn print(store: &Store, run: &str) -> Result<()> {
             .filter(|slot| !state.slots.contains_key(slot))
             .collect();
         if let (Some(first), Some(last)) = (pending.first(), pending.last()) {
-            println!(
+            out!(
                 "pending: {} stages, {first} to {last} (unless the loop stops at convergence)",
                 pending.len()
-            );
+            )?;
         }
     }
     Ok(())
