@@ -61,7 +61,7 @@ struct PipelineArgs {
 enum Command {
     /// Run a pipeline, reusing every finished stage and resuming an interrupted one.
     Run(PipelineArgs),
-    /// Show each stage of a run: ran, reused or pending, with short digests and times.
+    /// Show each stage of a run: done, reused or pending, with short digests and times.
     Status {
         /// Run name (a folder under runs/ in the store).
         run: String,
@@ -89,7 +89,7 @@ enum Command {
     },
     /// Rehash every object in the store; exits non-zero when one does not match its name.
     Verify,
-    /// Delete objects, records and checkpoints that no run references.
+    /// Delete objects and records that no run references, and checkpoints of finished stages.
     Gc {
         /// List what would be deleted without deleting it.
         #[arg(long)]

@@ -34,6 +34,78 @@ fn default_seed() -> u64 {
     42
 }
 
+impl Pipeline {
+    /// Checks the ranges that the types alone do not; returns the key and the problem.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let positive = |key: &'static str, value: f64| {
+            if value.is_finite() && value > 0.0 {
+                Ok(())
+            } else {
+                Err((key, format!("must be a positive number, found {value}")))
+            }
+        };
+        let at_least_one = |key: &'static str, value: usize| {
+            if value >= 1 {
+                Ok(())
+            } else {
+                Err((key, format!("must be at least 1, found {value}")))
+            }
+        };
+        if self.name.is_empty() || self.name.contains(['/', '\\']) || self.name.starts_with('.') {
+            return Err((
+                "name",
+                format!(
+                    "{:?} cannot name a run folder; use letters, digits, '-' and '_'",
+                    self.name
+                ),
+            ));
+        }
+        positive("model.width", self.model.width)?;
+        at_least_one("model.latent_dim", self.model.latent_dim)?;
+        at_least_one("training.epochs", self.training.epochs)?;
+        at_least_one("training.batch_size", self.training.batch_size)?;
+        positive("training.learning_rate", self.training.learning_rate)?;
+        positive("training.epsilon", self.training.epsilon)?;
+        for (key, beta) in [
+            ("training.beta1", self.training.beta1),
+            ("training.beta2", self.training.beta2),
+        ] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err((key, format!("must be in [0, 1), found {beta}")));
+            }
+        }
+        at_least_one(
+            "iterate.max_iterations",
+            self.iterate.max_iterations as usize,
+        )?;
+        at_least_one(
+            "iterate.convergence.patience",
+            self.iterate.convergence.patience as usize,
+        )?;
+        let tolerance = self.iterate.convergence.tolerance;
+        if tolerance.is_nan() || tolerance < 0.0 {
+            return Err((
+                "iterate.convergence.tolerance",
+                format!(
+                    "must be at least 0, found {}",
+                    self.iterate.convergence.tolerance
+                ),
+            ));
+        }
+        at_least_one("reconstruction.batch_size", self.reconstruction.batch_size)?;
+        if !(1..=64).contains(&self.report.images_per_grid) {
+            return Err((
+                "report.images_per_grid",
+                format!(
+                    "must be between 1 and 64, found {}",
+                    self.report.images_per_grid
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Source of the round-0 data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

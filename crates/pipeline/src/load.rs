@@ -93,6 +93,9 @@ pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Pipeline, 
         classify(origin, error.path().to_string(), error.inner().to_string())
     })?;
     if overrides.is_empty() {
+        pipeline
+            .validate()
+            .map_err(|(key, message)| invalid_setting(path, key, message))?;
         return Ok(pipeline);
     }
 
@@ -113,7 +116,24 @@ pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Pipeline, 
             )
         })?;
     }
-    Ok(serde_yaml::from_value(value).expect("checked after the last override"))
+    let pipeline: Pipeline =
+        serde_yaml::from_value(value).expect("checked after the last override");
+    pipeline
+        .validate()
+        .map_err(|(key, message)| invalid_setting(path, key, message))?;
+    Ok(pipeline)
+}
+
+fn invalid_setting(path: &Path, key: &str, message: String) -> PipelineError {
+    PipelineError::InvalidValue {
+        origin: Box::new(Origin::File {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+        }),
+        key: key.to_string(),
+        message,
+    }
 }
 
 fn set_dotted(root: &mut Value, key: &str, new: Value) {
@@ -165,6 +185,11 @@ fn classify(origin: Origin, path: String, message: String) -> PipelineError {
     if path == "." || path.is_empty() {
         return PipelineError::Syntax { origin, message };
     }
+    let message = message
+        .replace("expected usize", "expected a whole number >= 0")
+        .replace("expected u64", "expected a whole number >= 0")
+        .replace("expected u32", "expected a whole number >= 0")
+        .replace("expected f64", "expected a number");
     let hint = if message.contains("expected a boolean") {
         "; write true or false"
     } else {

@@ -347,7 +347,21 @@ impl Runner<'_> {
 
             // Convergence, then the run-level tables and the report.
             let converged_now = self.update_convergence(&mut metrics, iteration);
-            if let Some(pipeline_object) = &pipeline_object {
+            input = output;
+            let stopping = converged_now && pipeline.iterate.convergence.stop;
+            let last = stopping || iteration == pipeline.iterate.max_iterations;
+            // Rounds reused from an earlier run need no report of their own, only the last one.
+            // Refresh renders every round, since it cannot know which finished round is last.
+            let round_ran = self
+                .summary
+                .stages
+                .iter()
+                .rev()
+                .take(3)
+                .any(|stage| matches!(stage.status, StageStatus::Ran { .. }));
+            if let Some(pipeline_object) = &pipeline_object
+                && (round_ran || last || options.mode == Mode::Refresh)
+            {
                 let metrics_object = self
                     .store
                     .put(&tables::run_metrics_table(&metrics)?, "parquet")?;
@@ -355,9 +369,7 @@ impl Runner<'_> {
                 self.report(&metrics, &metrics_object, pipeline_object, &yaml, &previews)?;
                 self.write_manifest()?;
             }
-
-            input = output;
-            if converged_now && pipeline.iterate.convergence.stop {
+            if stopping {
                 tracing::info!(iteration, "converged; stopping the loop");
                 break;
             }
@@ -396,14 +408,23 @@ impl Runner<'_> {
             SplitChoice::Train => "train",
             SplitChoice::Test => "test",
         };
-        let losses: Vec<f64> = metrics
-            .iter()
-            .filter(|row| row.split == split)
-            .map(|row| row.recon_loss)
-            .collect();
-        let changes = tables::relative_changes(&losses);
+        let losses_of = |name: &str| -> Vec<f64> {
+            metrics
+                .iter()
+                .filter(|row| row.split == name)
+                .map(|row| row.recon_loss)
+                .collect()
+        };
+        let changes = tables::relative_changes(&losses_of(split));
+        let train_changes = tables::relative_changes(&losses_of("train"));
+        let test_changes = tables::relative_changes(&losses_of("test"));
         for row in metrics.iter_mut() {
-            row.relative_change = changes[row.iteration as usize - 1];
+            let own = if row.split == "train" {
+                &train_changes
+            } else {
+                &test_changes
+            };
+            row.relative_change = own[row.iteration as usize - 1];
         }
         let mut fired_at = None;
         let mut streak = 0;

@@ -153,3 +153,38 @@ fn resolved_pipeline_fills_defaults() {
         assert!(yaml.contains(expected), "{expected} missing from\n{yaml}");
     }
 }
+
+#[test]
+fn out_of_range_settings_are_rejected() {
+    let cases = [
+        ("training.epochs=0", "`training.epochs`: must be at least 1"),
+        (
+            "training.learning_rate=-1",
+            "`training.learning_rate`: must be a positive number",
+        ),
+        (
+            "report.images_per_grid=100",
+            "`report.images_per_grid`: must be between 1 and 64",
+        ),
+        ("model.width=0", "`model.width`: must be a positive number"),
+        ("training.beta2=1.5", "`training.beta2`: must be in [0, 1)"),
+        ("name=../escape", "`name`"),
+    ];
+    for (text, expected) in cases {
+        let message = error("name: study\n", &[text]);
+        assert!(message.contains(expected), "{text}: {message}");
+        assert!(
+            message.starts_with("pipelines/study.yaml: "),
+            "{text}: {message}"
+        );
+    }
+}
+
+#[test]
+fn negative_count_names_whole_number() {
+    let message = error("name: study\nseed: -3\n", &[]);
+    assert!(
+        message.contains("expected a whole number >= 0"),
+        "{message}"
+    );
+}

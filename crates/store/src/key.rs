@@ -44,7 +44,13 @@ pub struct KeyChange {
 
 impl std::fmt::Display for KeyChange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let show = |value: &Option<String>| value.clone().unwrap_or_else(|| "(absent)".into());
+        let show = |value: &Option<String>| match value {
+            None => "(absent)".to_string(),
+            Some(text) if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                text[..crate::digest::SHORT_LEN].to_string()
+            }
+            Some(text) => text.clone(),
+        };
         write!(
             f,
             "{}: {} -> {}",

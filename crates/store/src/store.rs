@@ -276,8 +276,8 @@ impl Store {
         Ok((files.len(), corrupt))
     }
 
-    /// Deletes objects, records and checkpoints that no run references; with `dry_run`, only
-    /// lists them.
+    /// Deletes objects and records that no run references and the checkpoints of finished
+    /// stages; with `dry_run`, only lists them.
     pub fn gc(&self, dry_run: bool) -> Result<GcReport, StoreError> {
         let mut live_keys = BTreeSet::new();
         let mut live_objects = BTreeSet::new();
@@ -330,7 +330,10 @@ impl Store {
                 .parse::<StageKey>()
                 .ok()
                 .is_some_and(|key| self.record_path(&key).exists());
-            if finished || !live_keys.contains(&key) {
+            // An unfinished stage's checkpoints are what a killed run resumes from, so only
+            // those of finished stages go.
+            // NOTE: checkpoints of a stage whose settings then changed stay until removed by hand.
+            if finished {
                 report.checkpoints.push(entry.path());
             }
         }

@@ -191,3 +191,26 @@ fn link_points_at_object() {
         .unwrap();
     assert_eq!(std::fs::read(&link).unwrap(), b"newer metrics");
 }
+
+#[test]
+fn gc_keeps_unfinished_checkpoints() {
+    let (_dir, store) = store();
+    let finished = record(&store, "finished", b"weights");
+    store.write_record(&finished).unwrap();
+    let unfinished = record(&store, "unfinished", b"other weights").key;
+    for key in [finished.key, unfinished] {
+        let dir = store.checkpoint_dir(&key);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("epoch-0001.json"), b"{}").unwrap();
+    }
+
+    let report = store.gc(false).unwrap();
+    assert_eq!(
+        report.checkpoints,
+        vec![store.checkpoint_dir(&finished.key)]
+    );
+    assert!(
+        store.checkpoint_dir(&unfinished).exists(),
+        "a killed run resumes from it"
+    );
+}
