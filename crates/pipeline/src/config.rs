@@ -51,6 +51,7 @@ impl Pipeline {
                 Err((key, format!("must be at least 1, found {value}")))
             }
         };
+
         if self.name.is_empty() || self.name.contains(['/', '\\']) || self.name.starts_with('.') {
             return Err((
                 "name",
@@ -60,6 +61,7 @@ impl Pipeline {
                 ),
             ));
         }
+
         positive("model.width", self.model.width)?;
         at_least_one("model.latent_dim", self.model.latent_dim)?;
         at_least_one("training.epochs", self.training.epochs)?;
@@ -92,6 +94,7 @@ impl Pipeline {
                 ),
             ));
         }
+
         at_least_one("reconstruction.batch_size", self.reconstruction.batch_size)?;
         if !(1..=64).contains(&self.report.images_per_grid) {
             return Err((
