@@ -99,9 +99,9 @@ pub enum TrainError {
     #[error("training cannot start: {0}")]
     Config(String),
     #[error(
-        "round {round}, epoch {epoch}, batch {batch}: the loss is not finite ({loss}); the last \
-         finite batch loss was {last_finite:?}. Lower training.learning_rate and run again; \
-         finished epochs are kept"
+        "round {round}, epoch {epoch}, batch {batch}: the loss is not finite ({loss}), {}. Lower \
+         training.learning_rate and run again; finished epochs are kept",
+        last_finite_text(.last_finite)
     )]
     NonFinite {
         round: u32,
@@ -122,6 +122,13 @@ pub enum TrainError {
     AdamState(#[from] adam::AdamStateError),
     #[error("failed to encode the optimizer state: {0}")]
     Encode(#[from] safetensors::SafeTensorError),
+}
+
+fn last_finite_text(last_finite: &Option<f64>) -> String {
+    match last_finite {
+        Some(loss) => format!("after a finite batch loss of {loss}"),
+        None => "in the first batch of the epoch".to_string(),
+    }
 }
 
 /// Derives an independent seed from `seed` for the stream named `label`, number `index`.

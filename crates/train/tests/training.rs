@@ -121,3 +121,43 @@ fn resumed_run_matches_uninterrupted() {
         |output: &irl_train::TrainOutput| output.log.iter().map(|row| row.loss).collect::<Vec<_>>();
     assert_eq!(losses(&resumed), losses(&whole));
 }
+
+#[test]
+fn divergence_keeps_last_checkpoint() {
+    let _guard = SEEDED_DEVICE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset();
+    let model = model();
+    let request = |config: &TrainConfig| {
+        let request = TrainRequest {
+            round: 4,
+            dataset: &data,
+            model: &model,
+            config,
+            seed: 7,
+            device: &Device::flex(),
+            checkpoint_dir: dir.path(),
+        };
+        train(request, &NoProgress)
+    };
+    request(&config(1)).expect("a sane learning rate trains");
+    let checkpoint = dir.path().join("epoch-0001.model.safetensors");
+    let before = std::fs::read(&checkpoint).unwrap();
+
+    // Resuming with an absurd learning rate blows the weights up within the second epoch.
+    let mut diverging = config(2);
+    diverging.adam.learning_rate = 1e30;
+    let error = request(&diverging).expect_err("the loss must become non-finite");
+    let message = error.to_string();
+    assert!(message.starts_with("round 4, epoch 2, batch"), "{message}");
+    assert!(message.contains("the loss is not finite"), "{message}");
+    assert!(
+        message.contains("after a finite batch loss of "),
+        "{message}"
+    );
+
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), before);
+    assert!(!dir.path().join("epoch-0002.json").exists());
+}
