@@ -17,7 +17,7 @@ use std::sync::Arc;
 use arrow::array::{Array, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use irl_store::table::{self, TableError};
-use irl_store::{Dataset, Split, SplitName};
+use irl_store::{Dataset, SplitName};
 
 /// Version of the evaluate stage's meaning; part of its cache key.
 pub const STAGE_VERSION: u32 = 1;
@@ -75,36 +75,17 @@ pub fn evaluate(
                 });
             }
         }
-        let recon_loss = mean_image_squared_distance(output, input);
+        let recon_loss = input.mean_image_squared_distance(&output.images);
         rows.push(RoundMetrics {
             iteration,
             split,
             images: input.len() as u64,
             recon_loss,
-            loss_vs_original: mean_image_squared_distance(output, original),
+            loss_vs_original: original.mean_image_squared_distance(&output.images),
             mean_sq_change: recon_loss / input.image_len().max(1) as f64,
         });
     }
     Ok(rows)
-}
-
-fn mean_image_squared_distance(a: &Split, b: &Split) -> f64 {
-    let len = a.image_len().max(1);
-    let total: f64 = a
-        .images
-        .chunks(len)
-        .zip(b.images.chunks(len))
-        .map(|(x, y)| {
-            x.iter()
-                .zip(y)
-                .map(|(p, q)| {
-                    let d = f64::from(*p) - f64::from(*q);
-                    d * d
-                })
-                .sum::<f64>()
-        })
-        .sum();
-    total / a.len().max(1) as f64
 }
 
 fn schema() -> Arc<Schema> {

@@ -3,7 +3,7 @@
 //! Encoder: four 4x4 stride-2 convolutions (padding 1), each followed by batch norm and ReLU, then
 //! a linear layer to the latent. Decoder: a linear layer to 4x4 maps, three 3x3 stride-2
 //! transposed convolutions up to 28x28 (batch norm and ReLU between them), then a sigmoid.
-//! At width 1.0 the convolutions have pythae's 128, 256, 512 and 1024 channels; `width` scales
+//! At width 1.0 the convolutions have pythae's 128, 256, 512 and 1024 channels. `width` scales
 //! them all, so width 0.125 gives 16, 32, 64 and 128.
 //!
 //! # Shapes

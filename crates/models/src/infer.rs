@@ -35,21 +35,3 @@ pub fn reconstruct_split(
     }
     output
 }
-
-/// Mean over the images of the squared error summed over each image's values.
-pub fn mean_image_squared_error(reconstruction: &[f32], target: &Split) -> f64 {
-    let len = target.image_len();
-    let mut total = 0.0f64;
-    for (output, input) in reconstruction.chunks(len).zip(target.images.chunks(len)) {
-        let image: f64 = output
-            .iter()
-            .zip(input)
-            .map(|(a, b)| {
-                let d = f64::from(*a) - f64::from(*b);
-                d * d
-            })
-            .sum();
-        total += image;
-    }
-    total / target.len().max(1) as f64
-}

@@ -426,6 +426,7 @@ impl Runner<'_> {
             };
             row.relative_change = own[row.iteration as usize - 1];
         }
+
         let mut fired_at = None;
         let mut streak = 0;
         for (index, change) in changes.iter().enumerate() {
@@ -437,6 +438,7 @@ impl Runner<'_> {
                 fired_at = Some(index as u32 + 1);
             }
         }
+
         for row in metrics.iter_mut() {
             row.converged = fired_at.is_some_and(|round| row.iteration >= round);
         }

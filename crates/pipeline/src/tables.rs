@@ -131,6 +131,7 @@ pub fn manifest_table(store: &Store, state: &RunState) -> Result<Vec<u8>, RunErr
             finished_at.push(slot_state.at.clone());
         }
     }
+
     let schema = Arc::new(Schema::new(vec![
         Field::new("slot", DataType::Utf8, false),
         Field::new("key", DataType::Utf8, false),

@@ -1,6 +1,6 @@
 //! The dataset artifact: the images and labels of one round, train and test split.
 //!
-//! One safetensors file holds four tensors, one per field and split, never one per sample:
+//! One safetensors file contains four tensors, one per field and split, never one per sample:
 //!
 //! | tensor         | dtype | shape          | values                     |
 //! |----------------|-------|----------------|----------------------------|
@@ -59,7 +59,7 @@ impl Split {
         self.labels.len()
     }
 
-    /// True when the split holds no images.
+    /// True when the split contains no images.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
@@ -73,6 +73,27 @@ impl Split {
     pub fn image(&self, index: usize) -> &[f32] {
         let len = self.image_len();
         &self.images[index * len..(index + 1) * len]
+    }
+
+    /// Mean over the images of the squared distance between `images` (row-major, this split's
+    /// shape) and this split's images, summed over each image's values: pythae's AE loss.
+    pub fn mean_image_squared_distance(&self, images: &[f32]) -> f64 {
+        let len = self.image_len().max(1);
+        let total: f64 = images
+            .chunks(len)
+            .zip(self.images.chunks(len))
+            .map(|(output, input)| {
+                output
+                    .iter()
+                    .zip(input)
+                    .map(|(a, b)| {
+                        let difference = f64::from(*a) - f64::from(*b);
+                        difference * difference
+                    })
+                    .sum::<f64>()
+            })
+            .sum();
+        total / self.len().max(1) as f64
     }
 
     /// Shape of the image tensor: [N, C, H, W].

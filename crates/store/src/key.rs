@@ -70,7 +70,7 @@ impl KeyInputs {
         bytes
     }
 
-    /// The stage's cache key.
+    /// Returns the stage's cache key.
     pub fn key(&self) -> StageKey {
         StageKey::of(&self.canonical_bytes())
     }

@@ -57,7 +57,7 @@ pub fn serialize(
 
 /// Rewrites the JSON header of safetensors `bytes` with sorted keys, keeping the payload as is.
 ///
-/// The header is re-padded with spaces to a multiple of 8 bytes, as the format asks. Bytes that
+/// The header is re-padded with spaces to a multiple of 8 bytes, as the format requires. Bytes that
 /// are not a valid safetensors file are returned unchanged.
 pub fn canonicalize_header(bytes: Vec<u8>) -> Vec<u8> {
     let Some(length) = bytes.get(..8) else {

@@ -18,7 +18,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
-use irl_models::infer::{batch_tensor, mean_image_squared_error, reconstruct_split};
+use irl_models::infer::{batch_tensor, reconstruct_split};
 use irl_models::{ConvAutoencoder, ConvAutoencoderConfig, reconstruction_loss, weights};
 use irl_store::Dataset;
 use rand::SeedableRng;
@@ -247,7 +247,7 @@ pub fn train(
             device,
             config.eval_batch_size,
         );
-        let test_loss = mean_image_squared_error(&reconstruction, &dataset.test);
+        let test_loss = dataset.test.mean_image_squared_distance(&reconstruction);
         let rows = [
             LogRow {
                 round,
