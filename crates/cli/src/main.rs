@@ -118,10 +118,12 @@ enum Command {
         #[arg(long)]
         iteration: u32,
     },
-    /// Rewrite a run's metrics table and report from its finished stages.
+    /// Rewrite a run's metrics table and report from its finished stages; with several runs,
+    /// also overlay their loss curves in one comparison report.
     Report {
-        /// Run name.
-        run: String,
+        /// Run names; two or more make a comparison under comparisons/ in the store.
+        #[arg(required = true, num_args = 1..)]
+        runs: Vec<String>,
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
@@ -186,11 +188,23 @@ fn run_cli() -> Result<()> {
         Command::Evaluate { args, iteration } => {
             single(&store, &args, StageKind::Evaluate, iteration)
         }
-        Command::Report { run, data_dir } => {
-            let pipeline = saved_pipeline(&store, &run)?;
-            execute(&store, &pipeline, data_dir, Backend::Flex, Mode::Refresh)?;
-            let index = store.run_dir(&run).join("report").join("index.html");
-            out!("{}", index.display())?;
+        Command::Report { runs, data_dir } => {
+            for run in &runs {
+                let pipeline = saved_pipeline(&store, run)?;
+                execute(
+                    &store,
+                    &pipeline,
+                    data_dir.clone(),
+                    Backend::Flex,
+                    Mode::Refresh,
+                )?;
+                let index = store.run_dir(run).join("report").join("index.html");
+                out!("{}", index.display())?;
+            }
+            if runs.len() > 1 {
+                let dir = irl_pipeline::compare::compare(&store, &runs)?;
+                out!("{}", dir.join("index.html").display())?;
+            }
             Ok(())
         }
         Command::Status { run } => status::print(&store, &run),

@@ -1,4 +1,4 @@
-//! Reconstruction losses, reduced as pythae 0.1.2 reduces the AE loss.
+//! The losses of the autoencoder and the VAE, reduced as pythae 0.1.2 reduces them.
 
 use burn::tensor::Tensor;
 
@@ -45,6 +45,25 @@ pub fn vae_loss(
     log_var: Tensor<2>,
     term: ReconstructionTerm,
 ) -> VaeLoss {
+    let (per_image, kl) = vae_terms_per_image(reconstruction, target, mean, log_var, term);
+    let reconstruction = per_image.mean(); // [1]
+    let kl = kl.mean(); // [1]
+    VaeLoss {
+        total: reconstruction.clone() + kl.clone(),
+        reconstruction,
+        kl,
+    }
+}
+
+/// Computes the two terms of [`vae_loss`] for each image of the batch, before the batch average:
+/// the reconstruction term [B] and the KL divergence [B].
+pub fn vae_terms_per_image(
+    reconstruction: Tensor<4>,
+    target: Tensor<4>,
+    mean: Tensor<2>,
+    log_var: Tensor<2>,
+    term: ReconstructionTerm,
+) -> (Tensor<1>, Tensor<1>) {
     let per_image = match term {
         ReconstructionTerm::Mse => per_image_squared_error(reconstruction, target).mul_scalar(0.5),
         ReconstructionTerm::Bce => {
@@ -57,12 +76,5 @@ pub fn vae_loss(
     };
     let kl = log_var.clone().add_scalar(1.0) - mean.square() - log_var.exp(); // [B, d]
     let kl = kl.sum_dim(1).squeeze_dim::<1>(1).mul_scalar(-0.5); // [B]
-
-    let reconstruction = per_image.mean(); // [1]
-    let kl = kl.mean(); // [1]
-    VaeLoss {
-        total: reconstruction.clone() + kl.clone(),
-        reconstruction,
-        kl,
-    }
+    (per_image, kl)
 }

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use irl_models::{ConvAutoencoderConfig, ModelSpec, ReconstructionTerm};
 use serde::{Deserialize, Serialize};
 
 /// A whole pipeline file.
@@ -62,6 +63,7 @@ impl Pipeline {
             ));
         }
 
+        self.validate_model_settings()?;
         positive("model.width", self.model.width)?;
         at_least_one("model.latent_dim", self.model.latent_dim)?;
         at_least_one("training.epochs", self.training.epochs)?;
@@ -96,6 +98,13 @@ impl Pipeline {
         }
 
         at_least_one("reconstruction.batch_size", self.reconstruction.batch_size)?;
+        let noise = self.reconstruction.pixel_noise_std;
+        if !(noise.is_finite() && noise >= 0.0) {
+            return Err((
+                "reconstruction.pixel_noise_std",
+                format!("must be a number of at least 0, found {noise}"),
+            ));
+        }
         if !(1..=64).contains(&self.report.images_per_grid) {
             return Err((
                 "report.images_per_grid",
@@ -106,6 +115,85 @@ impl Pipeline {
             ));
         }
         Ok(())
+    }
+}
+
+impl Pipeline {
+    /// Settings that only one model kind understands.
+    fn validate_model_settings(&self) -> Result<(), (&'static str, String)> {
+        let kind = self.model.kind;
+        if kind == ModelKind::ConvAe
+            && let Some(term) = self.model.reconstruction_term
+        {
+            return Err((
+                "model.reconstruction_term",
+                format!(
+                    "is {}, but the conv_ae model is always trained on the squared error; remove \
+                     the key or set model.kind to vae",
+                    term_name(term)
+                ),
+            ));
+        }
+        if let Some(mode) = self.reconstruction.mode {
+            let allowed = ReconstructionMode::allowed_for(kind);
+            if !allowed.contains(&mode) {
+                let names: Vec<&str> = allowed.iter().map(|mode| mode.as_str()).collect();
+                return Err((
+                    "reconstruction.mode",
+                    format!(
+                        "{} does not apply to model.kind {}; use {}",
+                        mode.as_str(),
+                        kind.as_str(),
+                        names.join(" or ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills in the defaults that depend on the model kind: the VAE's reconstruction term and
+    /// each kind's reconstruction mode. The resolved pipeline is what the run saves.
+    pub fn resolved(mut self) -> Self {
+        if self.model.kind == ModelKind::Vae && self.model.reconstruction_term.is_none() {
+            self.model.reconstruction_term = Some(ReconstructionTerm::Mse);
+        }
+        if self.reconstruction.mode.is_none() {
+            self.reconstruction.mode = Some(ReconstructionMode::allowed_for(self.model.kind)[0]);
+        }
+        self
+    }
+
+    /// Returns the reconstruction mode, with the model kind's default where the file sets none.
+    pub fn reconstruction_mode(&self) -> ReconstructionMode {
+        self.reconstruction
+            .mode
+            .unwrap_or(ReconstructionMode::allowed_for(self.model.kind)[0])
+    }
+
+    /// Returns the model the rounds train, as the stages take it.
+    pub fn model_spec(&self) -> ModelSpec {
+        let architecture = ConvAutoencoderConfig {
+            width: self.model.width,
+            latent_dim: self.model.latent_dim,
+        };
+        match self.model.kind {
+            ModelKind::ConvAe => ModelSpec::ConvAe { architecture },
+            ModelKind::Vae => ModelSpec::Vae {
+                architecture,
+                reconstruction_term: self
+                    .model
+                    .reconstruction_term
+                    .unwrap_or(ReconstructionTerm::Mse),
+            },
+        }
+    }
+}
+
+fn term_name(term: ReconstructionTerm) -> &'static str {
+    match term {
+        ReconstructionTerm::Mse => "mse",
+        ReconstructionTerm::Bce => "bce",
     }
 }
 
@@ -151,6 +239,10 @@ pub struct ModelConfig {
     /// Multiplier of pythae's channel counts (128, 256, 512, 1024); 1.0 is the published network.
     pub width: f64,
     pub latent_dim: usize,
+    /// VAE only: `mse` (one half of the squared error, the default) or `bce` (binary
+    /// cross-entropy, for data in [0, 1]), summed over the pixels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconstruction_term: Option<ReconstructionTerm>,
 }
 
 impl Default for ModelConfig {
@@ -159,6 +251,7 @@ impl Default for ModelConfig {
             kind: ModelKind::ConvAe,
             width: 0.1,
             latent_dim: 16,
+            reconstruction_term: None,
         }
     }
 }
@@ -169,6 +262,18 @@ impl Default for ModelConfig {
 pub enum ModelKind {
     /// Convolutional autoencoder in pythae's MNIST layout.
     ConvAe,
+    /// Variational autoencoder in pythae's MNIST layout.
+    Vae,
+}
+
+impl ModelKind {
+    /// Name as written in the pipeline file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::ConvAe => "conv_ae",
+            ModelKind::Vae => "vae",
+        }
+    }
 }
 
 /// Training of each round's fresh model.
@@ -259,7 +364,12 @@ pub enum SplitChoice {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReconstructionConfig {
-    pub mode: ReconstructionMode,
+    /// Method that turns an image into its reconstruction. The default is `deterministic` for
+    /// conv_ae and `posterior_sample` for vae.
+    pub mode: Option<ReconstructionMode>,
+    /// Standard deviation of Gaussian noise added to every pixel of the reconstruction, which is
+    /// then clipped to [0, 1]; 0 adds none.
+    pub pixel_noise_std: f64,
     /// Images per forward pass; does not change results, so it is not part of any cache key.
     pub batch_size: usize,
 }
@@ -267,7 +377,8 @@ pub struct ReconstructionConfig {
 impl Default for ReconstructionConfig {
     fn default() -> Self {
         Self {
-            mode: ReconstructionMode::Deterministic,
+            mode: None,
+            pixel_noise_std: 0.0,
             batch_size: 500,
         }
     }
@@ -277,8 +388,34 @@ impl Default for ReconstructionConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReconstructionMode {
-    /// The model's output in evaluation mode.
+    /// conv_ae: the model's output in evaluation mode.
     Deterministic,
+    /// vae: decode z = mean + eps * exp(log_var / 2), one seeded eps per image (the study's loop).
+    PosteriorSample,
+    /// vae: decode the mean of q(z|x).
+    PosteriorMean,
+}
+
+impl ReconstructionMode {
+    /// Lists the modes a model kind accepts, its default first.
+    pub fn allowed_for(kind: ModelKind) -> &'static [ReconstructionMode] {
+        match kind {
+            ModelKind::ConvAe => &[ReconstructionMode::Deterministic],
+            ModelKind::Vae => &[
+                ReconstructionMode::PosteriorSample,
+                ReconstructionMode::PosteriorMean,
+            ],
+        }
+    }
+
+    /// Name as written in the pipeline file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReconstructionMode::Deterministic => "deterministic",
+            ReconstructionMode::PosteriorSample => "posterior_sample",
+            ReconstructionMode::PosteriorMean => "posterior_mean",
+        }
+    }
 }
 
 /// Contents of the report.

@@ -16,6 +16,11 @@ pub enum RunError {
          `irl run` first"
     )]
     UpstreamNotCached { slot: String, target: String },
+    #[error(
+        "run {run:?} has no metrics table at {path}; a run has one after its first round \
+         (`irl status {run}` shows its progress)"
+    )]
+    NoMetrics { run: String, path: PathBuf },
     #[error("failed to write {path}")]
     Io {
         path: PathBuf,
@@ -40,6 +45,8 @@ pub enum RunError {
     Reconstruct(#[from] irl_reconstruct::ReconstructError),
     #[error(transparent)]
     Evaluate(#[from] irl_evaluate::EvaluateError),
+    #[error(transparent)]
+    PriorSamples(#[from] irl_reconstruct::PriorSamplesError),
     #[error(transparent)]
     Report(#[from] irl_report::ReportError),
 }

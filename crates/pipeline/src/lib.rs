@@ -2,6 +2,7 @@
 //! stage, and the runner that chains the stages through the store.
 
 pub mod backend;
+pub mod compare;
 pub mod config;
 pub mod error;
 pub mod load;

@@ -93,10 +93,7 @@ pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Pipeline, 
         classify(origin, error.path().to_string(), error.inner().to_string())
     })?;
     if overrides.is_empty() {
-        pipeline
-            .validate()
-            .map_err(|(key, message)| invalid_setting(path, key, message))?;
-        return Ok(pipeline);
+        return checked(pipeline, path);
     }
 
     let mut value = serde_yaml::to_value(&pipeline).expect("a pipeline encodes as YAML");
@@ -118,10 +115,16 @@ pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Pipeline, 
     }
     let pipeline: Pipeline =
         serde_yaml::from_value(value).expect("checked after the last override");
+    checked(pipeline, path)
+}
+
+/// Checks the ranges and combinations of settings, then fills in the defaults that depend on
+/// the model kind.
+fn checked(pipeline: Pipeline, path: &Path) -> Result<Pipeline, PipelineError> {
     pipeline
         .validate()
         .map_err(|(key, message)| invalid_setting(path, key, message))?;
-    Ok(pipeline)
+    Ok(pipeline.resolved())
 }
 
 fn invalid_setting(path: &Path, key: &str, message: String) -> PipelineError {

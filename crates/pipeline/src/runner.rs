@@ -214,6 +214,7 @@ impl Runner<'_> {
 
         let mut original = DatasetHandle::stored(ingest.outputs["dataset"].clone());
         let mut previews = vec![(0u32, ingest.outputs["preview"].clone())];
+        let mut prior_samples: Vec<(u32, ObjectRef)> = Vec::new();
         let mut input = DatasetHandle::stored(ingest.outputs["dataset"].clone());
         let mut metrics: Vec<RunMetricsRow> = Vec::new();
 
@@ -226,16 +227,17 @@ impl Runner<'_> {
             let Step::Done(trained) =
                 self.stage(StageKind::Train, iteration, key, |store, key| {
                     let dataset = input.get(store)?;
+                    let model = pipeline.model_spec();
+                    model.validate(dataset.train.image_shape)?;
                     let request = irl_train::TrainRequest {
                         round: iteration,
                         dataset: &dataset,
-                        model: &model_config(pipeline),
+                        model: &model,
                         config: &train_config(pipeline),
                         seed: round_seed,
                         device: &options.backend.device(),
                         checkpoint_dir: &store.checkpoint_dir(key),
                     };
-                    model_config(pipeline).validate(dataset.train.image_shape)?;
                     let output = irl_train::train(request, options.progress)?;
                     let mut outputs = BTreeMap::new();
                     outputs.insert(
@@ -271,6 +273,7 @@ impl Runner<'_> {
             let model_object = trained.outputs["model"].clone();
             let key = stages::reconstruct_key(
                 pipeline,
+                iteration,
                 &model_object.digest,
                 &input.object.digest,
                 &self.backend_key,
@@ -281,16 +284,18 @@ impl Runner<'_> {
                     let dataset = input.get(store)?;
                     let weights = store.read(&model_object)?;
                     let origin = store.object_path(&model_object).display().to_string();
-                    let output =
+                    let result =
                         irl_reconstruct::reconstruct(irl_reconstruct::ReconstructRequest {
                             dataset: &dataset,
-                            model: &model_config(pipeline),
+                            model: &pipeline.model_spec(),
                             weights: &weights,
                             weights_origin: &origin,
+                            sampling: sampling(pipeline, iteration),
                             device: &options.backend.device(),
                             batch_size: pipeline.reconstruction.batch_size,
                         })?;
                     let metadata = dataset_metadata("reconstruct", iteration);
+                    let output = result.dataset;
                     let mut outputs = BTreeMap::new();
                     outputs.insert(
                         "dataset".to_string(),
@@ -300,6 +305,18 @@ impl Runner<'_> {
                         "preview".to_string(),
                         put_preview(store, &output, iteration)?,
                     );
+                    if !result.latents.is_empty() {
+                        let table = irl_store::latents::latents_table(&result.latents)?;
+                        outputs.insert("latents".to_string(), store.put(&table, "parquet")?);
+                    }
+                    if let Some(samples) = &result.prior_samples {
+                        let mut metadata = dataset_metadata("reconstruct", iteration);
+                        metadata.insert("format".into(), "irl-prior-samples".into());
+                        outputs.insert(
+                            "prior_samples".to_string(),
+                            store.put(&samples.to_safetensors(&metadata)?, "safetensors")?,
+                        );
+                    }
                     produced = Some(Arc::new(output));
                     Ok(outputs)
                 })?
@@ -309,13 +326,21 @@ impl Runner<'_> {
             self.link_outputs(
                 iteration,
                 &reconstructed,
-                &[("dataset", "dataset.safetensors")],
+                &[
+                    ("dataset", "dataset.safetensors"),
+                    ("latents", "latents.parquet"),
+                    ("prior_samples", "prior-samples.safetensors"),
+                ],
             )?;
             let mut output = DatasetHandle {
                 object: reconstructed.outputs["dataset"].clone(),
                 loaded: produced,
             };
             previews.push((iteration, reconstructed.outputs["preview"].clone()));
+            if let Some(samples) = reconstructed.outputs.get("prior_samples") {
+                prior_samples.push((iteration, samples.clone()));
+            }
+            let latents_object = reconstructed.outputs.get("latents").cloned();
 
             // Measure the round.
             let key = stages::evaluate_key(
@@ -323,12 +348,25 @@ impl Runner<'_> {
                 &input.object.digest,
                 &output.object.digest,
                 &original.object.digest,
+                latents_object.as_ref().map(|object| &object.digest),
             );
             let Step::Done(evaluated) =
                 self.stage(StageKind::Evaluate, iteration, key, |store, _| {
                     let (input, output, original) =
                         (input.get(store)?, output.get(store)?, original.get(store)?);
-                    let rows = irl_evaluate::evaluate(iteration, &input, &output, &original)?;
+                    let latents = match &latents_object {
+                        Some(object) => {
+                            Some(irl_store::latents::read_latents_table(store.read(object)?)?)
+                        }
+                        None => None,
+                    };
+                    let rows = irl_evaluate::evaluate(
+                        iteration,
+                        &input,
+                        &output,
+                        &original,
+                        latents.as_deref(),
+                    )?;
                     let mut outputs = BTreeMap::new();
                     outputs.insert(
                         "metrics".to_string(),
@@ -366,7 +404,11 @@ impl Runner<'_> {
                     .store
                     .put(&tables::run_metrics_table(&metrics)?, "parquet")?;
                 self.store.link(name, "metrics.parquet", &metrics_object)?;
-                self.report(&metrics, &metrics_object, pipeline_object, &yaml, &previews)?;
+                let images = ReportImages {
+                    previews: &previews,
+                    prior_samples: &prior_samples,
+                };
+                self.report(&metrics, &metrics_object, pipeline_object, &yaml, images)?;
                 self.write_manifest()?;
             }
             if stopping {
@@ -452,25 +494,32 @@ impl Runner<'_> {
         metrics_object: &ObjectRef,
         pipeline_object: &ObjectRef,
         yaml: &str,
-        previews: &[(u32, ObjectRef)],
+        images: ReportImages<'_>,
     ) -> Result<(), RunError> {
         let pipeline = self.pipeline;
-        let snapshots: Vec<(u32, ObjectRef)> = previews
-            .iter()
-            .filter(|(round, _)| *round == 0 || pipeline.report.snapshot_rounds.contains(round))
-            .cloned()
-            .collect();
-        let digests: Vec<(u32, irl_store::ObjectDigest)> = snapshots
-            .iter()
-            .map(|(round, object)| (*round, object.digest))
-            .collect();
+        let in_snapshot_rounds = |objects: &[(u32, ObjectRef)]| -> Vec<(u32, ObjectRef)> {
+            objects
+                .iter()
+                .filter(|(round, _)| *round == 0 || pipeline.report.snapshot_rounds.contains(round))
+                .cloned()
+                .collect()
+        };
+        let digests = |objects: &[(u32, ObjectRef)]| -> Vec<(u32, irl_store::ObjectDigest)> {
+            objects
+                .iter()
+                .map(|(round, object)| (*round, object.digest))
+                .collect()
+        };
+        let snapshots = in_snapshot_rounds(images.previews);
+        let prior_samples = in_snapshot_rounds(images.prior_samples);
         let key = stages::report_key(
             pipeline,
             self.summary.rounds_done,
             self.summary.converged_at,
             &metrics_object.digest,
             &pipeline_object.digest,
-            &digests,
+            &digests(&snapshots),
+            &digests(&prior_samples),
         );
         let rounds_done = self.summary.rounds_done;
         let converged_at = self.summary.converged_at;
@@ -482,6 +531,7 @@ impl Runner<'_> {
                 converged_at,
                 yaml,
                 &snapshots,
+                &prior_samples,
             )?;
             let mut outputs = BTreeMap::new();
             for file in irl_report::render(&input)? {
@@ -649,7 +699,9 @@ impl Runner<'_> {
             return Ok(());
         }
         for (output, file) in names {
-            let object = &record.outputs[*output];
+            let Some(object) = record.outputs.get(*output) else {
+                continue;
+            };
             let relative = format!("iter-{iteration:02}/{file}");
             self.store.link(&self.pipeline.name, &relative, object)?;
         }
@@ -665,11 +717,22 @@ impl Runner<'_> {
     }
 }
 
-fn model_config(pipeline: &Pipeline) -> irl_models::ConvAutoencoderConfig {
-    irl_models::ConvAutoencoderConfig {
-        width: pipeline.model.width,
-        latent_dim: pipeline.model.latent_dim,
+/// Builds the random parts of round `iteration`'s reconstruction.
+fn sampling(pipeline: &Pipeline, iteration: u32) -> irl_reconstruct::Sampling {
+    irl_reconstruct::Sampling {
+        latent: stages::decoded_latent(pipeline),
+        pixel_noise_std: pipeline.reconstruction.pixel_noise_std,
+        seed: irl_train::derive_seed(pipeline.seed, "reconstruct", u64::from(iteration)),
+        prior_samples: stages::PRIOR_SAMPLES,
+        prior_seed: irl_train::derive_seed(pipeline.seed, "prior", 0),
     }
+}
+
+/// The image objects a report draws from, by round.
+#[derive(Clone, Copy)]
+struct ReportImages<'a> {
+    previews: &'a [(u32, ObjectRef)],
+    prior_samples: &'a [(u32, ObjectRef)],
 }
 
 fn train_config(pipeline: &Pipeline) -> irl_train::TrainConfig {

@@ -8,10 +8,13 @@ use std::collections::BTreeMap;
 use irl_store::{KeyInputs, ObjectDigest};
 use serde_json::json;
 
-use crate::config::Pipeline;
+use crate::config::{ModelKind, Pipeline, ReconstructionMode};
 
 /// Images per split kept in the small preview objects that the report draws from.
 pub const PREVIEW_IMAGES: usize = 64;
+
+/// Latents drawn once from the VAE's prior and decoded by every round's model.
+pub const PRIOR_SAMPLES: usize = 25;
 
 /// Kind of a stage in the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -84,7 +87,7 @@ pub fn train_key(
         version: irl_train::STAGE_VERSION,
         params: json!({
             "round": iteration,
-            "model": pipeline.model,
+            "model": model_params(pipeline),
             "training": pipeline.training,
         }),
         inputs: inputs(&[("dataset", dataset)]),
@@ -93,46 +96,84 @@ pub fn train_key(
     }
 }
 
-/// Reconstruct: the mode and architecture, the model and its input dataset, the backend.
+/// Returns the model section with the defaults that depend on the kind filled in.
+fn model_params(pipeline: &Pipeline) -> serde_json::Value {
+    json!(pipeline.clone().resolved().model)
+}
+
+/// Tells whether a round's reconstruction draws random numbers: a VAE's sample or pixel noise.
+pub fn reconstruction_is_random(pipeline: &Pipeline) -> bool {
+    pipeline.model.kind == ModelKind::Vae || pipeline.reconstruction.pixel_noise_std > 0.0
+}
+
+/// Reconstruct: the mode and architecture, the model and its input dataset, the backend. A
+/// reconstruction that draws random numbers also depends on the round, the run seed, the pixel
+/// noise, and for a VAE the number of prior samples.
 pub fn reconstruct_key(
     pipeline: &Pipeline,
+    iteration: u32,
     model: &ObjectDigest,
     dataset: &ObjectDigest,
     backend: &str,
 ) -> KeyInputs {
+    let mut params = json!({
+        "mode": pipeline.reconstruction_mode(),
+        "model": model_params(pipeline),
+        "preview_images": PREVIEW_IMAGES,
+    });
+    let random = reconstruction_is_random(pipeline);
+    if random {
+        params["round"] = json!(iteration);
+        params["pixel_noise_std"] = json!(pipeline.reconstruction.pixel_noise_std);
+    }
+    if pipeline.model.kind == ModelKind::Vae {
+        params["prior_samples"] = json!(PRIOR_SAMPLES);
+    }
     KeyInputs {
         stage: StageKind::Reconstruct.as_str().into(),
         version: irl_reconstruct::STAGE_VERSION,
-        params: json!({
-            "mode": pipeline.reconstruction.mode,
-            "model": pipeline.model,
-            "preview_images": PREVIEW_IMAGES,
-        }),
+        params,
         inputs: inputs(&[("model", model), ("dataset", dataset)]),
-        seed: None,
+        seed: random.then_some(pipeline.seed),
         backend: Some(backend.to_string()),
     }
 }
 
-/// Evaluate: the round, and its input, output and original datasets.
+/// Returns the latent the VAE decodes in the reconstruct stage.
+pub fn decoded_latent(pipeline: &Pipeline) -> irl_models::infer::DecodedLatent {
+    match pipeline.reconstruction_mode() {
+        ReconstructionMode::PosteriorMean => irl_models::infer::DecodedLatent::Mean,
+        ReconstructionMode::Deterministic | ReconstructionMode::PosteriorSample => {
+            irl_models::infer::DecodedLatent::Sample
+        }
+    }
+}
+
+/// Evaluate: the round, and its input, output and original datasets; for a VAE also the
+/// latents table of the round.
 pub fn evaluate_key(
     iteration: u32,
     input: &ObjectDigest,
     output: &ObjectDigest,
     original: &ObjectDigest,
+    latents: Option<&ObjectDigest>,
 ) -> KeyInputs {
+    let mut inputs = inputs(&[("input", input), ("output", output), ("original", original)]);
+    if let Some(latents) = latents {
+        inputs.insert("latents".into(), latents.to_hex());
+    }
     KeyInputs {
         stage: StageKind::Evaluate.as_str().into(),
         version: irl_evaluate::STAGE_VERSION,
         params: json!({ "round": iteration }),
-        inputs: inputs(&[("input", input), ("output", output), ("original", original)]),
+        inputs,
         seed: None,
         backend: None,
     }
 }
 
-/// Report: its settings, the run's state, the metrics table, the resolved pipeline and the
-/// previews of the snapshot rounds.
+/// Report: its settings, the run's state, the metrics table, the resolved pipeline, and the
+/// previews and prior samples of the snapshot rounds.
 pub fn report_key(
     pipeline: &Pipeline,
     rounds_done: u32,
@@ -140,10 +181,14 @@ pub fn report_key(
     metrics: &ObjectDigest,
     pipeline_yaml: &ObjectDigest,
     previews: &[(u32, ObjectDigest)],
+    prior_samples: &[(u32, ObjectDigest)],
 ) -> KeyInputs {
     let mut inputs = inputs(&[("metrics", metrics), ("pipeline", pipeline_yaml)]);
     for (round, digest) in previews {
         inputs.insert(format!("preview_{round:02}"), digest.to_hex());
+    }
+    for (round, digest) in prior_samples {
+        inputs.insert(format!("prior_samples_{round:02}"), digest.to_hex());
     }
     KeyInputs {
         stage: StageKind::Report.as_str().into(),

@@ -21,6 +21,10 @@ pub struct RunMetricsRow {
     pub recon_loss: f64,
     pub loss_vs_original: f64,
     pub mean_sq_change: f64,
+    /// VAE only: the terms of the VAE loss and the active latent units.
+    pub reconstruction_term: Option<f64>,
+    pub kl: Option<f64>,
+    pub active_units: Option<u32>,
     /// |loss(k) - loss(k-1)| / loss(k-1) of this split; `None` in round 1.
     pub relative_change: Option<f64>,
     /// True from the round at which the convergence rule fired.
@@ -36,6 +40,9 @@ impl From<RoundMetrics> for RunMetricsRow {
             recon_loss: row.recon_loss,
             loss_vs_original: row.loss_vs_original,
             mean_sq_change: row.mean_sq_change,
+            reconstruction_term: row.reconstruction_term,
+            kl: row.kl,
+            active_units: row.active_units,
             relative_change: None,
             converged: false,
         }
@@ -70,6 +77,9 @@ pub fn run_metrics_table(rows: &[RunMetricsRow]) -> Result<Vec<u8>, TableError> 
         Field::new("recon_loss", DataType::Float64, false),
         Field::new("loss_vs_original", DataType::Float64, false),
         Field::new("mean_sq_change", DataType::Float64, false),
+        Field::new("reconstruction_term", DataType::Float64, true),
+        Field::new("kl", DataType::Float64, true),
+        Field::new("active_units", DataType::UInt32, true),
         Field::new("relative_change", DataType::Float64, true),
         Field::new("converged", DataType::Boolean, false),
     ]));
@@ -90,6 +100,11 @@ pub fn run_metrics_table(rows: &[RunMetricsRow]) -> Result<Vec<u8>, TableError> 
             Arc::new(Float64Array::from_iter_values(
                 rows.iter().map(|r| r.mean_sq_change),
             )),
+            Arc::new(Float64Array::from_iter(
+                rows.iter().map(|r| r.reconstruction_term),
+            )),
+            Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.kl))),
+            Arc::new(UInt32Array::from_iter(rows.iter().map(|r| r.active_units))),
             Arc::new(Float64Array::from_iter(
                 rows.iter().map(|r| r.relative_change),
             )),

@@ -121,7 +121,7 @@ fn ingest_key_changes_with_each_input() {
 #[test]
 fn reconstruct_key_changes_with_each_input() {
     let key = |pipeline: &Pipeline, model: &str, dataset: &str, backend: &str| {
-        reconstruct_key(pipeline, &digest(model), &digest(dataset), backend).key()
+        reconstruct_key(pipeline, 1, &digest(model), &digest(dataset), backend).key()
     };
     let base = with(&[]);
     let reference = key(&base, "model", "dataset", "flex/cpu");
@@ -149,13 +149,56 @@ fn reconstruct_key_changes_with_each_input() {
 }
 
 #[test]
+fn random_reconstruction_key_has_seed_round_and_noise() {
+    let key = |overrides: &[&str], round: u32| {
+        reconstruct_key(
+            &with(overrides),
+            round,
+            &digest("model"),
+            &digest("dataset"),
+            "flex/cpu",
+        )
+        .key()
+    };
+    // The autoencoder's reconstruction is a function of the model and the data alone.
+    assert_eq!(key(&[], 1), key(&[], 2));
+
+    let vae = ["model.kind=vae"];
+    let reference = key(&vae, 1);
+    assert_ne!(reference, key(&[], 1));
+    assert_ne!(key(&vae, 2), reference, "round");
+    assert_ne!(key(&["model.kind=vae", "seed=5"], 1), reference, "seed");
+    for setting in [
+        "reconstruction.mode=posterior_mean",
+        "reconstruction.pixel_noise_std=0.1",
+        "model.reconstruction_term=bce",
+    ] {
+        assert_ne!(key(&["model.kind=vae", setting], 1), reference, "{setting}");
+    }
+    assert_eq!(
+        key(
+            &["model.kind=vae", "reconstruction.mode=posterior_sample"],
+            1
+        ),
+        reference,
+        "writing out the default mode"
+    );
+    // Pixel noise makes even the autoencoder's reconstruction random.
+    let noisy = ["reconstruction.pixel_noise_std=0.1"];
+    assert_ne!(key(&noisy, 1), key(&noisy, 2));
+}
+
+#[test]
 fn evaluate_key_changes_with_each_input() {
     let (a, b, c, d) = (digest("a"), digest("b"), digest("c"), digest("d"));
-    let reference = evaluate_key(1, &a, &b, &c).key();
-    assert_ne!(evaluate_key(2, &a, &b, &c).key(), reference);
-    assert_ne!(evaluate_key(1, &d, &b, &c).key(), reference);
-    assert_ne!(evaluate_key(1, &a, &d, &c).key(), reference);
-    assert_ne!(evaluate_key(1, &a, &b, &d).key(), reference);
+    let reference = evaluate_key(1, &a, &b, &c, None).key();
+    assert_ne!(evaluate_key(2, &a, &b, &c, None).key(), reference);
+    assert_ne!(evaluate_key(1, &d, &b, &c, None).key(), reference);
+    assert_ne!(evaluate_key(1, &a, &d, &c, None).key(), reference);
+    assert_ne!(evaluate_key(1, &a, &b, &d, None).key(), reference);
+    let with_latents = evaluate_key(1, &a, &b, &c, Some(&d)).key();
+    assert_ne!(with_latents, reference);
+    assert_ne!(evaluate_key(1, &a, &b, &c, Some(&a)).key(), with_latents);
 }
 
 #[test]
@@ -174,6 +217,7 @@ fn report_key_changes_with_each_input() {
             &digest(metrics),
             &digest("yaml"),
             previews,
+            &[],
         )
         .key()
     };
@@ -196,6 +240,17 @@ fn report_key_changes_with_each_input() {
         key(&with(&["name=other"]), 1, None, "m", &previews),
         reference
     );
+    let with_prior_samples = report_key(
+        &base,
+        1,
+        None,
+        &digest("m"),
+        &digest("yaml"),
+        &previews,
+        &[(1, digest("s1"))],
+    )
+    .key();
+    assert_ne!(with_prior_samples, reference);
 }
 
 #[test]

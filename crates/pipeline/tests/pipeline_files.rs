@@ -169,6 +169,10 @@ fn out_of_range_settings_are_rejected() {
         ("model.width=0", "`model.width`: must be a positive number"),
         ("training.beta2=1.5", "`training.beta2`: must be in [0, 1)"),
         ("name=../escape", "`name`"),
+        (
+            "reconstruction.pixel_noise_std=-0.1",
+            "`reconstruction.pixel_noise_std`: must be a number of at least 0",
+        ),
     ];
     for (text, expected) in cases {
         let message = error("name: study\n", &[text]);
@@ -187,4 +191,74 @@ fn negative_count_names_whole_number() {
         message.contains("expected a whole number >= 0"),
         "{message}"
     );
+}
+
+#[test]
+fn settings_of_the_other_model_kind_are_rejected() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["reconstruction.mode=posterior_sample"],
+            "`reconstruction.mode`: posterior_sample does not apply to model.kind conv_ae; use \
+             deterministic",
+        ),
+        (
+            &["model.kind=vae", "reconstruction.mode=deterministic"],
+            "`reconstruction.mode`: deterministic does not apply to model.kind vae; use \
+             posterior_sample or posterior_mean",
+        ),
+        (
+            &["model.reconstruction_term=bce"],
+            "`model.reconstruction_term`: is bce, but the conv_ae model",
+        ),
+        (
+            &["model.reconstruction_term=l1"],
+            "`model.reconstruction_term`",
+        ),
+    ];
+    for (overrides, expected) in cases {
+        let message = error("name: study\n", overrides);
+        assert!(message.contains(expected), "{overrides:?}: {message}");
+    }
+}
+
+#[test]
+fn vae_defaults_depend_on_the_kind() {
+    let pipeline = parse(
+        "name: study\nmodel:\n  kind: vae\n",
+        Path::new("p.yaml"),
+        &[],
+    )
+    .unwrap();
+    let yaml = to_yaml(&pipeline);
+    for expected in [
+        "kind: vae",
+        "reconstruction_term: mse",
+        "mode: posterior_sample",
+    ] {
+        assert!(yaml.contains(expected), "{expected} missing from\n{yaml}");
+    }
+    // The saved pipeline reads back as itself, and switching the kind back by override works
+    // because the kind's defaults are filled in only after the overrides.
+    assert_eq!(
+        parse(&yaml, Path::new("saved.yaml"), &[]).unwrap(),
+        pipeline
+    );
+    let back = parse(
+        "name: study\nmodel:\n  kind: vae\n",
+        Path::new("p.yaml"),
+        &["model.kind=conv_ae".to_string()],
+    )
+    .unwrap();
+    assert!(to_yaml(&back).contains("mode: deterministic"));
+    assert!(!to_yaml(&back).contains("reconstruction_term"));
+}
+
+#[test]
+fn shipped_pipelines_parse() {
+    for file in ["mnist-ae.yaml", "mnist-vae.yaml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../pipelines")
+            .join(file);
+        irl_pipeline::load(&path, &[]).unwrap_or_else(|error| panic!("{file}: {error}"));
+    }
 }

@@ -10,7 +10,7 @@ use image::ImageEncoder;
 use image::codecs::png::PngEncoder;
 use irl_store::{Split, SplitName};
 
-use crate::{ReportError, Snapshot};
+use crate::{PriorSamples, ReportError, Snapshot};
 
 /// Maximum number of images shown per grid, which makes a full grid 5x5.
 const MAX_IMAGES: usize = 25;
@@ -22,20 +22,63 @@ const GAP: usize = 2;
 /// white strokes.
 const GAP_VALUE: u8 = 128;
 
-/// The split and round of one grid, with the file it is written to.
+/// Content of a row of grids: the images of a split, or a VAE's decoded prior samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum GridRow {
+    Split(SplitName),
+    PriorSamples,
+}
+
+impl std::fmt::Display for GridRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GridRow::Split(split) => write!(f, "{split}"),
+            GridRow::PriorSamples => f.write_str("prior samples"),
+        }
+    }
+}
+
+/// The row and round of one grid, with the file it is written to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct GridName {
-    pub split: SplitName,
+    pub row: GridRow,
     pub round: u32,
     pub file_name: String,
 }
 
 impl GridName {
-    fn new(split: SplitName, round: u32) -> Self {
+    fn new(row: GridRow, round: u32) -> Self {
+        let stem = match row {
+            GridRow::Split(split) => split.as_str(),
+            GridRow::PriorSamples => "prior",
+        };
         Self {
-            split,
+            row,
             round,
-            file_name: format!("grid-{split}-r{round:02}.png"),
+            file_name: format!("grid-{stem}-r{round:02}.png"),
+        }
+    }
+}
+
+/// The images of one grid and how an error names them.
+struct GridImages<'a> {
+    row: GridRow,
+    round: u32,
+    images: &'a Split,
+}
+
+impl GridImages<'_> {
+    fn invalid(&self, problem: &str) -> ReportError {
+        match self.row {
+            GridRow::Split(split) => ReportError::InvalidSnapshot {
+                split,
+                round: self.round,
+                problem: problem.to_owned(),
+            },
+            GridRow::PriorSamples => ReportError::InvalidPriorSamples {
+                round: self.round,
+                problem: problem.to_owned(),
+            },
         }
     }
 }
@@ -49,22 +92,33 @@ pub(crate) fn round_label(round: u32) -> String {
     }
 }
 
-/// Renders one PNG per snapshot, sorted by split and then by round.
+/// Renders one PNG per snapshot and per round of prior samples, sorted by row and then by
+/// round.
 pub(crate) fn render_grids(
     snapshots: &[Snapshot],
+    prior_samples: &[PriorSamples],
 ) -> Result<Vec<(GridName, Vec<u8>)>, ReportError> {
     let mut seen = BTreeSet::new();
-    let mut grids = Vec::with_capacity(snapshots.len());
+    let mut grids = Vec::with_capacity(snapshots.len() + prior_samples.len());
 
-    for snapshot in snapshots {
-        if !seen.insert((snapshot.split, snapshot.round)) {
-            return Err(invalid(
-                snapshot,
-                "another snapshot has the same split and round",
-            ));
+    let all = snapshots
+        .iter()
+        .map(|snapshot| GridImages {
+            row: GridRow::Split(snapshot.split),
+            round: snapshot.round,
+            images: &snapshot.images,
+        })
+        .chain(prior_samples.iter().map(|samples| GridImages {
+            row: GridRow::PriorSamples,
+            round: samples.round,
+            images: &samples.images,
+        }));
+    for grid in all {
+        if !seen.insert((grid.row, grid.round)) {
+            return Err(grid.invalid("another snapshot has the same split and round"));
         }
-        let name = GridName::new(snapshot.split, snapshot.round);
-        let png = render_grid(snapshot, &name.file_name)?;
+        let name = GridName::new(grid.row, grid.round);
+        let png = render_grid(&grid, &name.file_name)?;
         grids.push((name, png));
     }
 
@@ -74,9 +128,9 @@ pub(crate) fn render_grids(
 
 /// Tiles the first [`MAX_IMAGES`] images of the snapshot into a near-square grid and encodes
 /// it as PNG: grayscale for one channel, RGB for three.
-fn render_grid(snapshot: &Snapshot, file_name: &str) -> Result<Vec<u8>, ReportError> {
-    let split = &snapshot.images;
-    validate_split(snapshot)?;
+fn render_grid(grid: &GridImages<'_>, file_name: &str) -> Result<Vec<u8>, ReportError> {
+    let split = grid.images;
+    validate_split(grid)?;
 
     let [channels, height, width] = split.image_shape;
     let count = split.len().min(MAX_IMAGES);
@@ -114,8 +168,8 @@ fn render_grid(snapshot: &Snapshot, file_name: &str) -> Result<Vec<u8>, ReportEr
     PngEncoder::new(&mut png)
         .write_image(
             &pixels,
-            to_u32(grid_width, snapshot)?,
-            to_u32(grid_height, snapshot)?,
+            to_u32(grid_width, grid)?,
+            to_u32(grid_height, grid)?,
             color_type,
         )
         .map_err(|source| ReportError::EncodePng {
@@ -127,36 +181,32 @@ fn render_grid(snapshot: &Snapshot, file_name: &str) -> Result<Vec<u8>, ReportEr
 
 /// Checks that the snapshot has images, a supported channel count and as many values as its
 /// shape requires.
-fn validate_split(snapshot: &Snapshot) -> Result<(), ReportError> {
-    let split: &Split = &snapshot.images;
+fn validate_split(grid: &GridImages<'_>) -> Result<(), ReportError> {
+    let split: &Split = grid.images;
     let [channels, height, width] = split.image_shape;
 
     if split.is_empty() {
-        return Err(invalid(snapshot, "it contains no images"));
+        return Err(grid.invalid("it contains no images"));
     }
     if channels != 1 && channels != 3 {
-        return Err(invalid(
-            snapshot,
-            &format!("images have {channels} channels, expected 1 (grayscale) or 3 (RGB)"),
-        ));
+        return Err(grid.invalid(&format!(
+            "images have {channels} channels, expected 1 (grayscale) or 3 (RGB)"
+        )));
     }
     if height == 0 || width == 0 {
-        return Err(invalid(
-            snapshot,
-            &format!("image shape {:?} has a zero side", split.image_shape),
-        ));
+        return Err(grid.invalid(&format!(
+            "image shape {:?} has a zero side",
+            split.image_shape
+        )));
     }
     let expected = split.len() * split.image_len();
     if split.images.len() != expected {
-        return Err(invalid(
-            snapshot,
-            &format!(
-                "{} pixel values for {} labels of shape {:?}, expected {expected}",
-                split.images.len(),
-                split.len(),
-                split.image_shape
-            ),
-        ));
+        return Err(grid.invalid(&format!(
+            "{} pixel values for {} labels of shape {:?}, expected {expected}",
+            split.images.len(),
+            split.len(),
+            split.image_shape
+        )));
     }
     Ok(())
 }
@@ -167,16 +217,8 @@ fn to_byte(value: f32) -> u8 {
     (value.clamp(0.0, 1.0) * 255.0).round() as u8
 }
 
-fn to_u32(side: usize, snapshot: &Snapshot) -> Result<u32, ReportError> {
-    u32::try_from(side).map_err(|_| invalid(snapshot, &format!("grid side {side} is too large")))
-}
-
-fn invalid(snapshot: &Snapshot, problem: &str) -> ReportError {
-    ReportError::InvalidSnapshot {
-        split: snapshot.split,
-        round: snapshot.round,
-        problem: problem.to_owned(),
-    }
+fn to_u32(side: usize, grid: &GridImages<'_>) -> Result<u32, ReportError> {
+    u32::try_from(side).map_err(|_| grid.invalid(&format!("grid side {side} is too large")))
 }
 
 #[cfg(test)]

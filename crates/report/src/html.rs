@@ -11,15 +11,15 @@ use std::fmt::Write;
 
 use irl_store::SplitName;
 
-use crate::grid::{GridName, round_label};
-use crate::metrics::{MetricField, format_cell, group_by_round};
+use crate::grid::{GridName, GridRow, round_label};
+use crate::metrics::{MetricField, format_cell, group_by_round, has_vae_metrics};
 use crate::{LOSS_PLOT_FILE, ReportInput};
 
 /// Seconds between reloads of the page while the run is in progress. The runner re-renders
 /// the report after each round, so the page shows a new round soon after it finishes.
 const REFRESH_SECONDS: u32 = 30;
 
-const STYLE: &str = "\
+pub(crate) const STYLE: &str = "\
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; }
@@ -35,9 +35,16 @@ pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; }
 
 /// The columns of each split in the metrics table, with the value each one shows.
 const METRIC_COLUMNS: [(&str, MetricField); 3] = [
-    ("recon_loss", |row| row.recon_loss),
-    ("loss_vs_original", |row| row.loss_vs_original),
-    ("mean_sq_change", |row| row.mean_sq_change),
+    ("recon_loss", |row| Some(row.recon_loss)),
+    ("loss_vs_original", |row| Some(row.loss_vs_original)),
+    ("mean_sq_change", |row| Some(row.mean_sq_change)),
+];
+
+/// The columns added for a VAE.
+const VAE_COLUMNS: [(&str, MetricField); 3] = [
+    ("reconstruction_term", |row| row.reconstruction_term),
+    ("kl", |row| row.kl),
+    ("active_units", |row| row.active_units.map(f64::from)),
 ];
 
 /// Renders the page. `grids` lists the grid files, sorted by split and then by round.
@@ -111,18 +118,18 @@ fn write_metrics_table(page: &mut String, input: &ReportInput) {
         page.push_str("<p>No round has finished yet.</p>\n");
         return;
     }
+    let mut columns = METRIC_COLUMNS.to_vec();
+    if has_vae_metrics(&input.metrics) {
+        columns.extend(VAE_COLUMNS);
+    }
 
     page.push_str("<table class=\"metrics\">\n<thead>\n<tr><th rowspan=\"2\">round</th>");
     for split in SplitName::ALL {
-        let _ = write!(
-            page,
-            "<th colspan=\"{}\">{split}</th>",
-            METRIC_COLUMNS.len()
-        );
+        let _ = write!(page, "<th colspan=\"{}\">{split}</th>", columns.len());
     }
     page.push_str("</tr>\n<tr>");
     for _ in SplitName::ALL {
-        for (name, _) in METRIC_COLUMNS {
+        for (name, _) in &columns {
             let _ = write!(page, "<th>{name}</th>");
         }
     }
@@ -136,7 +143,7 @@ fn write_metrics_table(page: &mut String, input: &ReportInput) {
         }
         let _ = write!(page, "<td class=\"number\">{}</td>", round.iteration);
         for row in [round.train, round.test] {
-            for (_, metric) in METRIC_COLUMNS {
+            for &(_, metric) in &columns {
                 let _ = write!(
                     page,
                     "<td class=\"number\">{}</td>",
@@ -149,14 +156,15 @@ fn write_metrics_table(page: &mut String, input: &ReportInput) {
     page.push_str("</tbody>\n</table>\n");
 }
 
-/// Writes one row per split that has grids and one column per round that any split has.
+/// Writes one row per split (and for a VAE, the prior samples) that has grids and one column
+/// per round that any row has.
 fn write_grid_table(page: &mut String, grids: &[GridName]) {
     if grids.is_empty() {
         page.push_str("<p>No image snapshots yet.</p>\n");
         return;
     }
     let rounds: BTreeSet<u32> = grids.iter().map(|grid| grid.round).collect();
-    let splits: BTreeSet<SplitName> = grids.iter().map(|grid| grid.split).collect();
+    let rows: BTreeSet<GridRow> = grids.iter().map(|grid| grid.row).collect();
 
     page.push_str("<div class=\"scroll\">\n<table class=\"grids\">\n<tr><th>split</th>");
     for &round in &rounds {
@@ -164,17 +172,17 @@ fn write_grid_table(page: &mut String, grids: &[GridName]) {
     }
     page.push_str("</tr>\n");
 
-    for split in splits {
-        let _ = write!(page, "<tr><th>{split}</th>");
+    for row in rows {
+        let _ = write!(page, "<tr><th>{row}</th>");
         for &round in &rounds {
             let grid = grids
                 .iter()
-                .find(|grid| grid.split == split && grid.round == round);
+                .find(|grid| grid.row == row && grid.round == round);
             match grid {
                 Some(grid) => {
                     let _ = write!(
                         page,
-                        "<td><a href=\"{file}\"><img src=\"{file}\" alt=\"{split}, {label}\"></a></td>",
+                        "<td><a href=\"{file}\"><img src=\"{file}\" alt=\"{row}, {label}\"></a></td>",
                         file = grid.file_name,
                         label = round_label(grid.round),
                     );
@@ -188,7 +196,7 @@ fn write_grid_table(page: &mut String, grids: &[GridName]) {
 }
 
 /// Escapes the characters that HTML gives a meaning in text and in quoted attributes.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for character in text.chars() {
         match character {

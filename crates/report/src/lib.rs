@@ -1,10 +1,12 @@
-//! Renders one run's report: a self-contained HTML page with the loss plot and image grids.
+//! Renders one run's report, a self-contained HTML page with the loss plot and image grids, and
+//! the comparison of several runs' loss curves.
 //!
 //! [`render`] returns the files of a report folder as bytes and writes nothing, so the runner
 //! decides where the folder lives and can re-render it after every round. The page refers to
 //! the other files by relative names and loads nothing from the network, so it works when
 //! opened straight from disk.
 
+mod compare;
 mod grid;
 mod html;
 mod markdown;
@@ -23,7 +25,9 @@ pub const LOSS_PLOT_FILE: &str = "loss.svg";
 pub const SUMMARY_FILE: &str = "summary.md";
 
 /// Version of the report stage's meaning; part of its cache key.
-pub const STAGE_VERSION: u32 = 1;
+pub const STAGE_VERSION: u32 = 2;
+
+pub use compare::{ComparedRun, render_comparison};
 /// One row of a run's metrics table: one round, one split.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricRow {
@@ -37,6 +41,20 @@ pub struct MetricRow {
     pub loss_vs_original: f64,
     /// Mean over pixels and images of the squared change from the round's input to its output.
     pub mean_sq_change: f64,
+    /// VAE only: the reconstruction term of the VAE loss on the round's input.
+    pub reconstruction_term: Option<f64>,
+    /// VAE only: the KL term of the VAE loss on the round's input.
+    pub kl: Option<f64>,
+    /// VAE only: latent dimensions whose posterior mean varies over the data.
+    pub active_units: Option<u32>,
+}
+
+/// A VAE's decodes of the fixed prior latents at one round.
+#[derive(Debug, Clone)]
+pub struct PriorSamples {
+    pub round: u32,
+    /// The decoded images; the labels are -1, since prior samples have no class.
+    pub images: Split,
 }
 
 /// The first images of one split at one round; round 0 is the original data.
@@ -56,6 +74,8 @@ pub struct ReportInput {
     pub converged_at: Option<u32>,
     pub max_iterations: u32,
     pub snapshots: Vec<Snapshot>,
+    /// VAE only: decoded prior samples of the snapshot rounds.
+    pub prior_samples: Vec<PriorSamples>,
     /// Resolved pipeline, as saved with the run.
     pub pipeline_yaml: String,
     pub tool_version: String,
@@ -102,6 +122,10 @@ pub enum ReportError {
         round: u32,
         problem: String,
     },
+    #[error("invalid prior samples of round {round}: {problem}")]
+    InvalidPriorSamples { round: u32, problem: String },
+    #[error("a comparison needs at least two runs, found {0}")]
+    TooFewRuns(usize),
 }
 
 /// Renders the report folder of `input`: the HTML page, the loss plot, one PNG grid per
@@ -113,7 +137,7 @@ pub enum ReportError {
 /// other than 1 or 3, has a value count that does not match its shape, or repeats the split and
 /// round of another snapshot. Returns the other variants when drawing or encoding fails.
 pub fn render(input: &ReportInput) -> Result<Vec<ReportFile>, ReportError> {
-    let grids = grid::render_grids(&input.snapshots)?;
+    let grids = grid::render_grids(&input.snapshots, &input.prior_samples)?;
     let grid_names: Vec<grid::GridName> = grids.iter().map(|(name, _)| name.clone()).collect();
     let loss_plot = plot::render_loss_plot(&input.metrics)?;
 

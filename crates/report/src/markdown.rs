@@ -6,8 +6,8 @@ use std::fmt::Write;
 
 use irl_store::SplitName;
 
-use crate::grid::{GridName, round_label};
-use crate::metrics::{format_cell, group_by_round};
+use crate::grid::{GridName, GridRow, round_label};
+use crate::metrics::{format_cell, group_by_round, has_vae_metrics};
 use crate::{INDEX_FILE, ReportInput};
 
 /// Renders the summary. `grids` lists the grid files, sorted by split and then by round.
@@ -38,19 +38,35 @@ pub(crate) fn render_summary(input: &ReportInput, grids: &[GridName]) -> String 
     if rounds.is_empty() {
         summary.push_str("No round has finished yet.\n");
     } else {
-        summary.push_str(
-            "| iteration | train recon_loss | test recon_loss | test loss_vs_original |\n\
-             |---:|---:|---:|---:|\n",
-        );
+        let vae = has_vae_metrics(&input.metrics);
+        summary
+            .push_str("| iteration | train recon_loss | test recon_loss | test loss_vs_original |");
+        if vae {
+            summary.push_str(" test kl | test active_units |");
+        }
+        summary.push_str("\n|---:|---:|---:|---:|");
+        if vae {
+            summary.push_str("---:|---:|");
+        }
+        summary.push('\n');
         for round in rounds {
-            let _ = writeln!(
+            let _ = write!(
                 summary,
                 "| {} | {} | {} | {} |",
                 round.iteration,
-                format_cell(round.train, |row| row.recon_loss),
-                format_cell(round.test, |row| row.recon_loss),
-                format_cell(round.test, |row| row.loss_vs_original),
+                format_cell(round.train, |row| Some(row.recon_loss)),
+                format_cell(round.test, |row| Some(row.recon_loss)),
+                format_cell(round.test, |row| Some(row.loss_vs_original)),
             );
+            if vae {
+                let _ = write!(
+                    summary,
+                    " {} | {} |",
+                    format_cell(round.test, |row| row.kl),
+                    format_cell(round.test, |row| row.active_units.map(f64::from)),
+                );
+            }
+            summary.push('\n');
         }
     }
 
@@ -58,14 +74,18 @@ pub(crate) fn render_summary(input: &ReportInput, grids: &[GridName]) -> String 
     if grids.is_empty() {
         summary.push_str("No image snapshots yet.\n");
     }
-    for split in SplitName::ALL {
+    let rows = SplitName::ALL
+        .into_iter()
+        .map(GridRow::Split)
+        .chain([GridRow::PriorSamples]);
+    for row in rows {
         let links: Vec<String> = grids
             .iter()
-            .filter(|grid| grid.split == split)
+            .filter(|grid| grid.row == row)
             .map(|grid| format!("[{}]({})", round_label(grid.round), grid.file_name))
             .collect();
         if !links.is_empty() {
-            let _ = writeln!(summary, "- {split}: {}", links.join(", "));
+            let _ = writeln!(summary, "- {row}: {}", links.join(", "));
         }
     }
 

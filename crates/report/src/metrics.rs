@@ -6,8 +6,8 @@ use irl_store::SplitName;
 
 use crate::MetricRow;
 
-/// Selects one metric of a row.
-pub(crate) type MetricField = fn(&MetricRow) -> f64;
+/// Selects one metric of a row; `None` where the row's model has no such metric.
+pub(crate) type MetricField = fn(&MetricRow) -> Option<f64>;
 
 /// The train and test rows of one round. A split without a row is `None`.
 #[derive(Debug, Clone, Copy)]
@@ -38,10 +38,14 @@ pub(crate) fn group_by_round(metrics: &[MetricRow]) -> Vec<RoundMetrics<'_>> {
 }
 
 /// Formats a metric with four significant digits, switching to scientific notation for very
-/// small or very large magnitudes.
+/// small or very large magnitudes. Whole numbers below one million are written without decimals.
 pub(crate) fn format_value(value: f64) -> String {
     if value == 0.0 || !value.is_finite() {
         return format!("{value}");
+    }
+    // Counts, such as active latent units, read as integers.
+    if value.fract() == 0.0 && value.abs() < 1e6 {
+        return format!("{value:.0}");
     }
 
     let exponent = value.abs().log10().floor() as i32;
@@ -52,12 +56,17 @@ pub(crate) fn format_value(value: f64) -> String {
     format!("{value:.decimals$}")
 }
 
-/// Formats one metric of an optional row, or an em dash when the row is missing.
+/// Formats one metric of an optional row, or an em dash when the row or the metric is missing.
 pub(crate) fn format_cell(row: Option<&MetricRow>, metric: MetricField) -> String {
-    match row {
-        Some(row) => format_value(metric(row)),
+    match row.and_then(metric) {
+        Some(value) => format_value(value),
         None => "\u{2014}".to_owned(),
     }
+}
+
+/// True when any row carries the VAE's metrics.
+pub(crate) fn has_vae_metrics(metrics: &[MetricRow]) -> bool {
+    metrics.iter().any(|row| row.kl.is_some())
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The loss plot: reconstruction loss per round on a log-scale y axis, train and test.
+//! The loss plot: reconstruction loss per round on a log-scale y axis, train and test, for one
+//! run or several overlaid.
 //!
 //! Drawn with plotters' SVG backend and no font backend (neither the `ttf` nor the `ab_glyph`
 //! feature). The SVG backend writes text as `<text>` elements for the browser to lay out, and
@@ -20,6 +21,16 @@ const FONT: &str = "sans-serif";
 /// Blue and orange stay distinct for the common forms of colour blindness.
 const TRAIN_COLOR: RGBColor = RGBColor(31, 119, 180);
 const TEST_COLOR: RGBColor = RGBColor(230, 115, 0);
+/// One colour per run when runs are overlaid (Okabe and Ito's palette, safe for colour
+/// blindness); the marker shows the split.
+const RUN_COLORS: [RGBColor; 6] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+];
 
 type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
 
@@ -33,33 +44,57 @@ enum Marker {
 
 /// One line of the plot: the (round, loss) points of one split.
 struct Series {
-    label: &'static str,
+    label: String,
     color: RGBColor,
     marker: Marker,
     points: Vec<(u32, f64)>,
 }
 
-/// Renders the loss plot as an SVG document.
+/// Renders the loss plot of one run as an SVG document.
 pub(crate) fn render_loss_plot(metrics: &[MetricRow]) -> Result<String, ReportError> {
     let series = [
         Series {
-            label: "train",
+            label: "train".into(),
             color: TRAIN_COLOR,
             marker: Marker::Circle,
             points: points_of(metrics, SplitName::Train),
         },
         Series {
-            label: "test",
+            label: "test".into(),
             color: TEST_COLOR,
             marker: Marker::Triangle,
             points: points_of(metrics, SplitName::Test),
         },
     ];
+    draw_svg(&series)
+}
 
+/// Renders the loss curves of several runs in one plot: one colour per run, circles for train
+/// and triangles for test.
+pub(crate) fn render_comparison_plot(runs: &[(&str, &[MetricRow])]) -> Result<String, ReportError> {
+    let mut series = Vec::new();
+    for (index, (name, metrics)) in runs.iter().enumerate() {
+        let color = RUN_COLORS[index % RUN_COLORS.len()];
+        for (split, marker) in [
+            (SplitName::Train, Marker::Circle),
+            (SplitName::Test, Marker::Triangle),
+        ] {
+            series.push(Series {
+                label: format!("{name} {split}"),
+                color,
+                marker,
+                points: points_of(metrics, split),
+            });
+        }
+    }
+    draw_svg(&series)
+}
+
+fn draw_svg(series: &[Series]) -> Result<String, ReportError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root, &series).map_err(|source| ReportError::DrawPlot { source })?;
+        draw(&root, series).map_err(|source| ReportError::DrawPlot { source })?;
     }
     Ok(svg)
 }
@@ -127,7 +162,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, series: &[Series]) -> DrawRes
                 line.points.iter().copied(),
                 color.stroke_width(2),
             ))?
-            .label(line.label);
+            .label(line.label.as_str());
 
         match line.marker {
             Marker::Circle => {

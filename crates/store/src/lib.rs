@@ -16,6 +16,7 @@ pub mod dataset;
 pub mod digest;
 pub mod error;
 pub mod key;
+pub mod latents;
 pub mod lock;
 pub mod object;
 pub mod record;

@@ -1,32 +1,37 @@
 //! The train stage: a fresh model trained on one round's dataset.
 //!
 //! Every round builds a new model, seeded from the round's seed, and trains it with Adam on
-//! shuffled batches. The loss is pythae's AE loss: squared error summed over the pixels of an
-//! image, averaged over the batch. After each epoch the stage measures the loss on the round's
+//! shuffled batches. The autoencoder's loss is pythae's AE loss: squared error summed over the
+//! pixels of an image, averaged over the batch; the VAE's is [`irl_models::vae_loss`]. Before each
+//! update the loss, its terms and every parameter's gradient are checked, and a non-finite value
+//! stops the stage with its name before the weights change. After each epoch the stage measures the loss on the round's
 //! test split in evaluation mode and writes a checkpoint, so a killed process resumes from its last
 //! finished epoch and ends with the same weights as an uninterrupted run.
 
 pub mod adam;
 pub mod checkpoint;
+mod objective;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Float64Array, RecordBatch, StringArray, UInt32Array};
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema};
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
-use burn::tensor::Device;
-use irl_models::infer::{batch_tensor, reconstruct_split};
-use irl_models::{ConvAutoencoder, ConvAutoencoderConfig, reconstruction_loss, weights};
-use irl_store::Dataset;
+use burn::tensor::{Device, Tensor};
+use irl_models::infer::batch_tensor;
+use irl_models::{ModelSpec, ReconstructionTerm, weights};
+use irl_store::{Dataset, SplitName};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 pub use adam::{Adam, AdamConfig};
+pub use irl_models::sampling::derive_seed;
+use objective::Objective;
 
 /// Version of the train stage's meaning; part of its cache key.
 pub const STAGE_VERSION: u32 = 2;
@@ -51,6 +56,12 @@ pub struct LogRow {
     /// the epoch, in evaluation mode.
     pub split: String,
     pub loss: f64,
+    /// VAE only: the reconstruction term of `loss`.
+    #[serde(default)]
+    pub reconstruction_term: Option<f64>,
+    /// VAE only: the KL term of `loss`.
+    #[serde(default)]
+    pub kl: Option<f64>,
     /// Wall time of the epoch's training (train rows) or of the test pass (test rows).
     pub seconds: f64,
 }
@@ -73,7 +84,7 @@ impl Progress for NoProgress {}
 pub struct TrainRequest<'a> {
     pub round: u32,
     pub dataset: &'a Dataset,
-    pub model: &'a ConvAutoencoderConfig,
+    pub model: &'a ModelSpec,
     pub config: &'a TrainConfig,
     /// Seed of this round; every random stream of the stage derives from it.
     pub seed: u64,
@@ -93,22 +104,43 @@ pub struct TrainOutput {
     pub resumed_from_epoch: Option<usize>,
 }
 
+/// The values of the last batch whose loss and gradients were all finite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastFinite {
+    /// Batch, 1-based within the epoch.
+    pub batch: usize,
+    /// The loss and its terms, by name.
+    pub values: Vec<(&'static str, f64)>,
+}
+
 /// A round's training that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error("training cannot start: {0}")]
     Config(String),
     #[error(
-        "round {round}, epoch {epoch}, batch {batch}: the loss is not finite ({loss}), {}. Lower \
-         training.learning_rate and run again; finished epochs are kept",
+        "model.reconstruction_term is bce, which needs pixel values in [0, 1], but the {split} \
+         split of this round's data ranges over [{min}, {max}]; rescale the data to [0, 1] or \
+         set model.reconstruction_term to mse"
+    )]
+    BceRange {
+        split: &'static str,
+        min: f32,
+        max: f32,
+    },
+    #[error(
+        "round {round}, epoch {epoch}, batch {batch}: the {quantity} is not finite ({value}); {}. \
+         Lower training.learning_rate and run again; finished epochs are kept",
         last_finite_text(.last_finite)
     )]
     NonFinite {
         round: u32,
         epoch: usize,
         batch: usize,
-        loss: f64,
-        last_finite: Option<f64>,
+        /// The loss, one of its terms, or the gradient of a named parameter.
+        quantity: String,
+        value: f64,
+        last_finite: Option<LastFinite>,
     },
     #[error("failed to write or read a checkpoint in {dir}")]
     Checkpoint {
@@ -124,21 +156,22 @@ pub enum TrainError {
     Encode(#[from] safetensors::SafeTensorError),
 }
 
-fn last_finite_text(last_finite: &Option<f64>) -> String {
+fn last_finite_text(last_finite: &Option<LastFinite>) -> String {
     match last_finite {
-        Some(loss) => format!("after a finite batch loss of {loss}"),
-        None => "in the first batch of the epoch".to_string(),
+        Some(last) => {
+            let values: Vec<String> = last
+                .values
+                .iter()
+                .map(|(name, value)| format!("{name} {value}"))
+                .collect();
+            format!(
+                "the last finite batch of the epoch, batch {}, had {}",
+                last.batch,
+                values.join(", ")
+            )
+        }
+        None => "no batch of this epoch was finite before it".to_string(),
     }
-}
-
-/// Derives an independent seed from `seed` for the stream named `label`, number `index`.
-pub fn derive_seed(seed: u64, label: &str, index: u64) -> u64 {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(&seed.to_le_bytes());
-    hasher.update(label.as_bytes());
-    hasher.update(&index.to_le_bytes());
-    let bytes = hasher.finalize();
-    u64::from_le_bytes(bytes.as_bytes()[..8].try_into().expect("8 bytes"))
 }
 
 /// Trains a fresh model for one round, resuming from a checkpoint where one exists.
@@ -146,26 +179,72 @@ pub fn train(
     request: TrainRequest<'_>,
     progress: &dyn Progress,
 ) -> Result<TrainOutput, TrainError> {
-    let TrainRequest {
-        round,
-        dataset,
-        model: model_config,
-        config,
-        seed,
-        device,
-        checkpoint_dir,
-    } = request;
+    let config = request.config;
     if config.batch_size == 0 || config.epochs == 0 {
         return Err(TrainError::Config(format!(
             "training.epochs ({}) and training.batch_size ({}) must be at least 1",
             config.epochs, config.batch_size
         )));
     }
-    if dataset.train.is_empty() {
+    if request.dataset.train.is_empty() {
         return Err(TrainError::Config(
             "the training split has no images".into(),
         ));
     }
+    match request.model {
+        ModelSpec::ConvAe { architecture } => {
+            train_with(&objective::Autoencoder(architecture), request, progress)
+        }
+        ModelSpec::Vae {
+            architecture,
+            reconstruction_term,
+        } => {
+            if *reconstruction_term == ReconstructionTerm::Bce {
+                check_unit_range(request.dataset)?;
+            }
+            let objective = objective::Vae {
+                architecture,
+                term: *reconstruction_term,
+            };
+            train_with(&objective, request, progress)
+        }
+    }
+}
+
+/// Binary cross-entropy is defined for targets in [0, 1] only.
+fn check_unit_range(dataset: &Dataset) -> Result<(), TrainError> {
+    for split in SplitName::ALL {
+        let images = &dataset.split(split).images;
+        let (min, max) = images
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(min, max), &value| {
+                (min.min(value), max.max(value))
+            });
+        if images.iter().any(|value| !(0.0..=1.0).contains(value)) {
+            return Err(TrainError::BceRange {
+                split: split.as_str(),
+                min,
+                max,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn train_with<O: Objective>(
+    objective: &O,
+    request: TrainRequest<'_>,
+    progress: &dyn Progress,
+) -> Result<TrainOutput, TrainError> {
+    let TrainRequest {
+        round,
+        dataset,
+        model: spec,
+        config,
+        seed,
+        device,
+        checkpoint_dir,
+    } = request;
     let checkpoint_error = |source| TrainError::Checkpoint {
         dir: checkpoint_dir.display().to_string(),
         source,
@@ -176,7 +255,7 @@ pub fn train(
     // NOTE: burn seeds a process-wide generator. Two trainings in one process at the same time
     // would draw from each other's streams, so the runner trains one model at a time.
     train_device.seed(derive_seed(seed, "init", 0));
-    let mut model: ConvAutoencoder = model_config.init(&train_device).train();
+    let mut model = objective.init(&train_device).train();
     let mut adam = Adam::new(config.adam);
     let mut log = Vec::new();
     let mut first_epoch = 1;
@@ -200,6 +279,7 @@ pub fn train(
 
     let split = &dataset.train;
     let batches = split.len().div_ceil(config.batch_size);
+    let names = objective.value_names();
     for epoch in first_epoch..=config.epochs {
         progress.epoch_started(round, epoch, config.epochs, batches);
         let started = Instant::now();
@@ -214,55 +294,71 @@ pub fn train(
             epoch as u64,
         )));
 
-        let mut loss_sum = 0.0;
-        let mut last_finite = None;
+        let mut sums = vec![0.0; names.len()];
+        let mut last_finite: Option<LastFinite> = None;
         for (batch, indices) in order.chunks(config.batch_size).enumerate() {
-            let images = batch_tensor(split, indices, &train_device); // [B, 1, 28, 28]
-            let reconstruction = model.forward(images.clone()); // [B, 1, 28, 28]
-            let loss = reconstruction_loss(reconstruction, images); // [1]
-            let value = f64::from(loss.clone().into_scalar::<f32>());
-            if !value.is_finite() {
-                return Err(TrainError::NonFinite {
+            let non_finite = |quantity: String, value: f64, last_finite: &Option<LastFinite>| {
+                TrainError::NonFinite {
                     round,
                     epoch,
                     batch: batch + 1,
-                    loss: value,
-                    last_finite,
-                });
+                    quantity,
+                    value,
+                    last_finite: last_finite.clone(),
+                }
+            };
+            let images = batch_tensor(split, indices, &train_device); // [B, C, H, W]
+            let losses = objective.batch_loss(&model, images);
+            let values = values_of(&losses);
+            // The terms come after the total, and a term names the cause better than the total.
+            if let Some(index) = (0..values.len())
+                .rev()
+                .find(|&index| !values[index].is_finite())
+            {
+                return Err(non_finite(names[index].into(), values[index], &last_finite));
             }
-            last_finite = Some(value);
-            loss_sum += value;
-            progress.batch_finished(value);
 
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let grads = GradientsParams::from_grads(losses[0].backward(), &model);
+            if let Some((parameter, value)) = first_non_finite_gradient(&model, &grads) {
+                return Err(non_finite(
+                    format!("gradient of {parameter}"),
+                    value,
+                    &last_finite,
+                ));
+            }
+            for (sum, value) in sums.iter_mut().zip(&values) {
+                *sum += value;
+            }
+            progress.batch_finished(values[0]);
+            last_finite = Some(LastFinite {
+                batch: batch + 1,
+                values: names.iter().copied().zip(values).collect(),
+            });
             model = adam.step(model, grads);
         }
         let train_seconds = started.elapsed().as_secs_f64();
+        let means: Vec<f64> = sums.iter().map(|sum| sum / batches as f64).collect();
 
         let started = Instant::now();
-        let inference_model = model.valid();
-        let reconstruction = reconstruct_split(
-            &inference_model,
+        let test = objective.test_loss(
+            &model.valid(),
             &dataset.test,
             device,
             config.eval_batch_size,
+            derive_seed(seed, "test-latent", epoch as u64),
         );
-        let test_loss = dataset.test.mean_image_squared_distance(&reconstruction);
+        let row = |split: &str, values: &[f64], seconds: f64| LogRow {
+            round,
+            epoch: epoch as u32,
+            split: split.into(),
+            loss: values[0],
+            reconstruction_term: values.get(1).copied(),
+            kl: values.get(2).copied(),
+            seconds,
+        };
         let rows = [
-            LogRow {
-                round,
-                epoch: epoch as u32,
-                split: "train".into(),
-                loss: loss_sum / batches as f64,
-                seconds: train_seconds,
-            },
-            LogRow {
-                round,
-                epoch: epoch as u32,
-                split: "test".into(),
-                loss: test_loss,
-                seconds: started.elapsed().as_secs_f64(),
-            },
+            row("train", &means, train_seconds),
+            row("test", &test, started.elapsed().as_secs_f64()),
         ];
         log.extend_from_slice(&rows);
         progress.epoch_finished(&rows);
@@ -280,7 +376,7 @@ pub fn train(
 
     let metadata = [
         ("format", "irl-model"),
-        ("model", "conv_ae"),
+        ("model", spec.kind_name()),
         ("producer", concat!("irl ", env!("CARGO_PKG_VERSION"))),
     ]
     .into_iter()
@@ -295,30 +391,93 @@ pub fn train(
     })
 }
 
-/// Encodes training log rows as Parquet (round, epoch, split, loss, seconds).
+/// Reads the loss and its terms back in one transfer.
+fn values_of(losses: &[Tensor<1>]) -> Vec<f64> {
+    let data = Tensor::cat(losses.to_vec(), 0).into_data();
+    data.iter::<f32>().map(f64::from).collect()
+}
+
+/// Sums |gradient| per parameter, reads the sums back in one transfer, and returns the path
+/// and sum of the first parameter whose sum is not finite.
+fn first_non_finite_gradient<M: Module>(
+    model: &M,
+    grads: &GradientsParams,
+) -> Option<(String, f64)> {
+    let mut visitor = GradientSums {
+        grads,
+        path: Vec::new(),
+        names: Vec::new(),
+        sums: Vec::new(),
+    };
+    model.visit(&mut visitor);
+    if visitor.sums.is_empty() {
+        return None;
+    }
+    let sums = values_of(&visitor.sums);
+    visitor
+        .names
+        .into_iter()
+        .zip(sums)
+        .find(|(_, sum)| !sum.is_finite())
+}
+
+struct GradientSums<'a> {
+    grads: &'a GradientsParams,
+    path: Vec<String>,
+    names: Vec<String>,
+    sums: Vec<Tensor<1>>,
+}
+
+impl ModuleVisitor for GradientSums<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(grad) = self.grads.get::<D>(param.id) {
+            self.names.push(self.path.join("."));
+            self.sums.push(grad.abs().sum());
+        }
+    }
+}
+
+/// Encodes training log rows as Parquet (round, epoch, split, loss, seconds). A VAE's log has
+/// two more columns, `reconstruction_term` and `kl`, the two terms of its loss.
 pub fn log_table(rows: &[LogRow]) -> Result<Vec<u8>, irl_store::table::TableError> {
-    let schema = Arc::new(Schema::new(vec![
+    let mut fields = vec![
         Field::new("round", DataType::UInt32, false),
         Field::new("epoch", DataType::UInt32, false),
         Field::new("split", DataType::Utf8, false),
         Field::new("loss", DataType::Float64, false),
-        Field::new("seconds", DataType::Float64, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.round))),
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.epoch))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.split))),
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.loss))),
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.seconds),
-            )),
-        ],
-    )
-    .map_err(|source| irl_store::table::TableError::Arrow {
-        name: "training log".into(),
-        source,
+    ];
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.round))),
+        Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.epoch))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.split))),
+        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.loss))),
+    ];
+    if rows.iter().any(|row| row.kl.is_some()) {
+        fields.push(Field::new("reconstruction_term", DataType::Float64, true));
+        fields.push(Field::new("kl", DataType::Float64, true));
+        columns.push(Arc::new(Float64Array::from_iter(
+            rows.iter().map(|r| r.reconstruction_term),
+        )));
+        columns.push(Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.kl))));
+    }
+    fields.push(Field::new("seconds", DataType::Float64, false));
+    columns.push(Arc::new(Float64Array::from_iter_values(
+        rows.iter().map(|r| r.seconds),
+    )));
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|source| {
+        irl_store::table::TableError::Arrow {
+            name: "training log".into(),
+            source,
+        }
     })?;
     irl_store::table::to_parquet("training log", schema, &[batch])
 }

@@ -14,7 +14,14 @@ pub fn mnist_dir() -> PathBuf {
 
 /// Returns the path of the study's pipeline file.
 pub fn pipeline_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/mnist-ae.yaml")
+    pipeline_named("mnist-ae.yaml")
+}
+
+/// Returns the path of a pipeline file shipped under pipelines/.
+pub fn pipeline_named(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../pipelines")
+        .join(file)
 }
 
 /// Overrides that make the study small enough for a test.
@@ -36,10 +43,15 @@ pub fn irl(store: &Path) -> Command {
 
 /// `irl run` of the study pipeline with `overrides`.
 pub fn run_command(store: &Path, overrides: &[String]) -> Command {
+    run_pipeline(store, &pipeline_file(), overrides)
+}
+
+/// `irl run` of the pipeline file at `path` with `overrides`.
+pub fn run_pipeline(store: &Path, path: &Path, overrides: &[String]) -> Command {
     let mut command = irl(store);
     command
         .arg("run")
-        .arg(pipeline_file())
+        .arg(path)
         .arg("--data-dir")
         .arg(mnist_dir());
     for text in overrides {

@@ -48,6 +48,9 @@ pub fn falling_metrics(rounds: u32) -> Vec<MetricRow> {
                 recon_loss: train_loss + offset,
                 loss_vs_original: train_loss + offset + 1.5 * step,
                 mean_sq_change: 0.04 * 0.5_f64.powf(step),
+                reconstruction_term: None,
+                kl: None,
+                active_units: None,
             });
         }
     }
@@ -69,6 +72,7 @@ pub fn input_with_rounds(rounds: u32) -> ReportInput {
         converged_at: None,
         max_iterations: 30,
         snapshots,
+        prior_samples: Vec::new(),
         pipeline_yaml: "dataset: mnist\nmodel:\n  kind: conv_autoencoder\n  latent: 32\n\
                         convergence:\n  rule: relative_change < 0.01 && rounds >= 3\n"
             .to_owned(),
