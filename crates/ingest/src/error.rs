@@ -80,7 +80,7 @@ pub enum IngestError {
     },
 
     #[error(
-        "MNIST file {} contains {rows}x{columns} images, but this loader reads MNIST, whose images are 28x28. Use the original MNIST image file",
+        "MNIST file {} contains {rows}x{columns} images, but MNIST and Fashion-MNIST images are 28x28. Use the original image file, or set data.source to idx for IDX files of another size",
         path.display()
     )]
     WrongImageSize {
@@ -117,6 +117,17 @@ pub enum IngestError {
     },
 
     #[error(
+        "training images {} are {}x{} but test images {} are {}x{}; both splits must have one image size",
+        train.display(), train_size[0], train_size[1], test.display(), test_size[0], test_size[1]
+    )]
+    SplitSizesDiffer {
+        train: PathBuf,
+        train_size: [usize; 2],
+        test: PathBuf,
+        test_size: [usize; 2],
+    },
+
+    #[error(
         "MNIST image file {} contains {images} images but label file {} contains {labels} labels. Both files must come from the same split of the original MNIST",
         images_path.display(),
         labels_path.display()
@@ -129,21 +140,24 @@ pub enum IngestError {
     },
 
     #[error(
-        "MNIST label file {} has label {value} at index {index}, but MNIST labels are 0 to 9. Download the file again",
-        path.display()
+        "MNIST label file {} has label {value} at index {index}, but the labels of this dataset are 0 to {}. Download the file again, or set data.classes to the number of classes",
+        path.display(),
+        classes - 1
     )]
     LabelOutOfRange {
         path: PathBuf,
         index: usize,
         value: u8,
+        classes: u8,
     },
 
     #[error(
-        "{} is not the original MNIST file {name}: the SHA-256 of its uncompressed bytes is {actual}, expected {expected}. Download the original file again",
+        "{} is not the original {dataset} file {name}: the SHA-256 of its uncompressed bytes is {actual}, expected {expected}. Download the original file again",
         path.display()
     )]
     DigestMismatch {
         path: PathBuf,
+        dataset: &'static str,
         name: &'static str,
         expected: &'static str,
         actual: String,

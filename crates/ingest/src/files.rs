@@ -37,28 +37,68 @@ impl MnistFile {
         }
     }
 
-    /// SHA-256 of the original uncompressed file, in lowercase hex.
+    /// SHA-256 of the original uncompressed MNIST file, in lowercase hex.
     pub fn original_sha256(self) -> &'static str {
-        match self {
-            MnistFile::TestImages => {
-                "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"
-            }
-            MnistFile::TestLabels => {
-                "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
-            }
-            MnistFile::TrainImages => {
-                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
-            }
-            MnistFile::TrainLabels => {
-                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
-            }
-        }
+        KnownDataset::Mnist.sha256(self)
     }
 
     /// Joins the four file names for messages, noting that each may end in `.gz`.
     pub(crate) fn expected_names() -> String {
         let names: Vec<&str> = Self::ALL.iter().map(|file| file.file_name()).collect();
         format!("{} (each may end in .gz)", names.join(", "))
+    }
+}
+
+/// A dataset published as four IDX files with the MNIST file names, whose digests are known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnownDataset {
+    /// MNIST: handwritten digits.
+    Mnist,
+    /// Fashion-MNIST: images of clothing in MNIST's format, 28x28 grayscale, 10 classes.
+    FashionMnist,
+}
+
+impl KnownDataset {
+    /// Name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            KnownDataset::Mnist => "MNIST",
+            KnownDataset::FashionMnist => "Fashion-MNIST",
+        }
+    }
+
+    /// Returns the SHA-256 of the original uncompressed `file`, in lowercase hex.
+    pub fn sha256(self, file: MnistFile) -> &'static str {
+        match self {
+            KnownDataset::Mnist => mnist_sha256(file),
+            KnownDataset::FashionMnist => match file {
+                MnistFile::TrainImages => {
+                    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"
+                }
+                MnistFile::TrainLabels => {
+                    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"
+                }
+                MnistFile::TestImages => {
+                    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"
+                }
+                MnistFile::TestLabels => {
+                    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"
+                }
+            },
+        }
+    }
+}
+
+fn mnist_sha256(file: MnistFile) -> &'static str {
+    match file {
+        MnistFile::TestImages => "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        MnistFile::TestLabels => "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        MnistFile::TrainImages => {
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
+        }
+        MnistFile::TrainLabels => {
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
+        }
     }
 }
 

@@ -23,6 +23,9 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Height and width of an MNIST image, in pixels.
 pub(crate) const IMAGE_SIDE: usize = 28;
 
+/// Number of classes of MNIST and Fashion-MNIST.
+pub(crate) const MNIST_CLASSES: u8 = 10;
+
 /// Kind of an MNIST IDX file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdxKind {
@@ -110,15 +113,31 @@ pub(crate) fn read_decompressed(path: &Path) -> Result<Vec<u8>, IngestError> {
     Ok(data)
 }
 
-/// Checks the structure of an MNIST image file and returns its image count.
+/// Count, height and width of the images of a checked image file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ImageHeader {
+    pub count: usize,
+    pub rows: usize,
+    pub columns: usize,
+}
+
+/// Checks the structure of an IDX image file and returns its header.
 ///
-/// The images must be 28x28 and the data must be exactly as long as the header declares.
-pub(crate) fn check_images(path: &Path, data: &[u8]) -> Result<usize, IngestError> {
+/// With `side`, the images must be `side` x `side`. The data must be exactly as long as the
+/// header declares.
+pub(crate) fn check_images(
+    path: &Path,
+    data: &[u8],
+    side: Option<usize>,
+) -> Result<ImageHeader, IngestError> {
     let sizes = read_header(path, data, IdxKind::Images)?;
     let [count, rows, columns] = sizes[..] else {
         unreachable!("an image header has three sizes");
     };
-    if rows as usize != IMAGE_SIDE || columns as usize != IMAGE_SIDE {
+    if side.is_some_and(|side| rows as usize != side || columns as usize != side)
+        || rows == 0
+        || columns == 0
+    {
         return Err(IngestError::WrongImageSize {
             path: path.to_path_buf(),
             rows,
@@ -126,14 +145,23 @@ pub(crate) fn check_images(path: &Path, data: &[u8]) -> Result<usize, IngestErro
         });
     }
 
-    let image_len = (IMAGE_SIDE * IMAGE_SIDE) as u64;
-    check_length(path, data, IdxKind::Images, count, image_len)?;
-    Ok(count as usize)
+    check_length(
+        path,
+        data,
+        IdxKind::Images,
+        count,
+        u64::from(rows) * u64::from(columns),
+    )?;
+    Ok(ImageHeader {
+        count: count as usize,
+        rows: rows as usize,
+        columns: columns as usize,
+    })
 }
 
-/// Checks the structure of an MNIST label file and that every label is 0 to 9, and returns
-/// the label count.
-pub(crate) fn check_labels(path: &Path, data: &[u8]) -> Result<usize, IngestError> {
+/// Checks the structure of an IDX label file and that every label is below `classes`, and
+/// returns the label count.
+pub(crate) fn check_labels(path: &Path, data: &[u8], classes: u8) -> Result<usize, IngestError> {
     let sizes = read_header(path, data, IdxKind::Labels)?;
     let [count] = sizes[..] else {
         unreachable!("a label header has one size");
@@ -141,20 +169,25 @@ pub(crate) fn check_labels(path: &Path, data: &[u8]) -> Result<usize, IngestErro
     check_length(path, data, IdxKind::Labels, count, 1)?;
 
     let labels = &data[IdxKind::Labels.header_len()..];
-    if let Some((index, &value)) = labels.iter().enumerate().find(|(_, label)| **label > 9) {
+    if let Some((index, &value)) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, label)| **label >= classes)
+    {
         return Err(IngestError::LabelOutOfRange {
             path: path.to_path_buf(),
             index,
             value,
+            classes,
         });
     }
     Ok(count as usize)
 }
 
-/// Pixels of the first `count` images of a checked image file.
-pub(crate) fn image_pixels(data: &[u8], count: usize) -> &[u8] {
+/// Pixels of the first `count` images of a checked image file with `header`.
+pub(crate) fn image_pixels(data: &[u8], header: ImageHeader, count: usize) -> &[u8] {
     let start = IdxKind::Images.header_len();
-    &data[start..start + count * IMAGE_SIDE * IMAGE_SIDE]
+    &data[start..start + count * header.rows * header.columns]
 }
 
 /// First `count` labels of a checked label file.
@@ -206,8 +239,9 @@ fn check_length(
     count: u32,
     item_len: u64,
 ) -> Result<(), IngestError> {
-    // `item_len` is at most 28 * 28, so this cannot overflow.
-    let expected = kind.header_len() as u64 + u64::from(count) * item_len;
+    // The header's sizes are arbitrary u32 values, so the length is computed in u128.
+    let expected = kind.header_len() as u128 + u128::from(count) * u128::from(item_len);
+    let expected = u64::try_from(expected).unwrap_or(u64::MAX);
     let actual = data.len() as u64;
     if actual < expected {
         return Err(IngestError::PayloadTruncated {

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use error::{IngestError, MagicHint};
-pub use files::{MnistFile, MnistFiles, locate, source_digests};
+pub use files::{KnownDataset, MnistFile, MnistFiles, locate, source_digests};
 pub use idx::IdxKind;
 pub use labels::labels_table;
 
@@ -42,25 +42,59 @@ pub struct Subset {
     pub test_limit: Option<usize>,
 }
 
+/// Expected content of the four IDX files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdxFormat {
+    /// A published dataset: 28x28 images, 10 classes, and each file's SHA-256 checked.
+    Known(KnownDataset),
+    /// Any IDX files with the MNIST file names: images of any one size, labels below
+    /// `classes`, no digest check.
+    Any { classes: u8 },
+}
+
 /// Reads the four MNIST files into a dataset, keeping the first images of each split up to the
 /// limits in `subset`.
 ///
 /// All four files are read and checked whole even for a subset, because the digest covers the
 /// whole file.
 pub fn ingest(files: &MnistFiles, subset: &Subset) -> Result<Dataset, IngestError> {
-    let train = read_split(files, MnistFile::TrainImages, MnistFile::TrainLabels)?;
-    let test = read_split(files, MnistFile::TestImages, MnistFile::TestLabels)?;
+    ingest_idx(files, IdxFormat::Known(KnownDataset::Mnist), subset)
+}
+
+/// Reads four IDX files with the MNIST file names into a dataset, as [`ingest`] does for MNIST.
+pub fn ingest_idx(
+    files: &MnistFiles,
+    format: IdxFormat,
+    subset: &Subset,
+) -> Result<Dataset, IngestError> {
+    let train = read_split(
+        files,
+        format,
+        MnistFile::TrainImages,
+        MnistFile::TrainLabels,
+    )?;
+    let test = read_split(files, format, MnistFile::TestImages, MnistFile::TestLabels)?;
+    if (train.header.rows, train.header.columns) != (test.header.rows, test.header.columns) {
+        return Err(IngestError::SplitSizesDiffer {
+            train: files.train_images.clone(),
+            train_size: [train.header.rows, train.header.columns],
+            test: files.test_images.clone(),
+            test_size: [test.header.rows, test.header.columns],
+        });
+    }
 
     // Structure is checked first, so a truncated or corrupt file reports that problem rather
     // than only a digest mismatch.
-    let contents = [
-        (MnistFile::TrainImages, &train.images),
-        (MnistFile::TrainLabels, &train.labels),
-        (MnistFile::TestImages, &test.images),
-        (MnistFile::TestLabels, &test.labels),
-    ];
-    for (file, data) in contents {
-        verify_original(files.path(file), file, data)?;
+    if let IdxFormat::Known(dataset) = format {
+        let contents = [
+            (MnistFile::TrainImages, &train.images),
+            (MnistFile::TrainLabels, &train.labels),
+            (MnistFile::TestImages, &test.images),
+            (MnistFile::TestLabels, &test.labels),
+        ];
+        for (file, data) in contents {
+            verify_original(files.path(file), dataset, file, data)?;
+        }
     }
 
     let dataset = Dataset {
@@ -72,7 +106,7 @@ pub fn ingest(files: &MnistFiles, subset: &Subset) -> Result<Dataset, IngestErro
         test_images = dataset.test.len(),
         train_limit = ?subset.train_limit,
         test_limit = ?subset.test_limit,
-        "read MNIST"
+        "read the IDX files"
     );
     Ok(dataset)
 }
@@ -81,14 +115,14 @@ pub fn ingest(files: &MnistFiles, subset: &Subset) -> Result<Dataset, IngestErro
 struct CheckedSplit {
     images: Vec<u8>,
     labels: Vec<u8>,
-    count: usize,
+    header: idx::ImageHeader,
 }
 
 impl CheckedSplit {
     /// Converts the first `limit` images (all when `None`) to a store split.
     fn to_split(&self, limit: Option<usize>) -> Split {
-        let count = limit.map_or(self.count, |limit| limit.min(self.count));
-        let images = idx::image_pixels(&self.images, count)
+        let count = limit.map_or(self.header.count, |limit| limit.min(self.header.count));
+        let images = idx::image_pixels(&self.images, self.header, count)
             .iter()
             .map(|&pixel| f32::from(pixel) / 255.0)
             .collect();
@@ -99,7 +133,7 @@ impl CheckedSplit {
         Split {
             images,
             labels,
-            image_shape: [1, idx::IMAGE_SIDE, idx::IMAGE_SIDE],
+            image_shape: [1, self.header.rows, self.header.columns],
         }
     }
 }
@@ -107,16 +141,22 @@ impl CheckedSplit {
 /// Reads the image and label file of one split and checks that their counts match.
 fn read_split(
     files: &MnistFiles,
+    format: IdxFormat,
     images_file: MnistFile,
     labels_file: MnistFile,
 ) -> Result<CheckedSplit, IngestError> {
+    let (side, classes) = match format {
+        IdxFormat::Known(_) => (Some(idx::IMAGE_SIDE), idx::MNIST_CLASSES),
+        IdxFormat::Any { classes } => (None, classes),
+    };
     let images_path = files.path(images_file);
     let images = idx::read_decompressed(images_path)?;
-    let image_count = idx::check_images(images_path, &images)?;
+    let header = idx::check_images(images_path, &images, side)?;
+    let image_count = header.count;
 
     let labels_path = files.path(labels_file);
     let labels = idx::read_decompressed(labels_path)?;
-    let label_count = idx::check_labels(labels_path, &labels)?;
+    let label_count = idx::check_labels(labels_path, &labels, classes)?;
 
     if image_count != label_count {
         return Err(IngestError::CountMismatch {
@@ -129,21 +169,28 @@ fn read_split(
     Ok(CheckedSplit {
         images,
         labels,
-        count: image_count,
+        header,
     })
 }
 
-/// Checks that `data`, the uncompressed bytes read from `path`, are the original `file`.
-fn verify_original(path: &Path, file: MnistFile, data: &[u8]) -> Result<(), IngestError> {
+/// Checks that `data`, the uncompressed bytes read from `path`, are `dataset`'s original `file`.
+fn verify_original(
+    path: &Path,
+    dataset: KnownDataset,
+    file: MnistFile,
+    data: &[u8],
+) -> Result<(), IngestError> {
     let actual = hex::encode(Sha256::digest(data));
-    if actual != file.original_sha256() {
+    let expected = dataset.sha256(file);
+    if actual != expected {
         return Err(IngestError::DigestMismatch {
             path: path.to_path_buf(),
+            dataset: dataset.name(),
             name: file.file_name(),
-            expected: file.original_sha256(),
+            expected,
             actual,
         });
     }
-    tracing::debug!(path = %path.display(), sha256 = &actual[..12], "MNIST file digest matches");
+    tracing::debug!(path = %path.display(), sha256 = &actual[..12], "file digest matches");
     Ok(())
 }

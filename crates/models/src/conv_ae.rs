@@ -26,13 +26,13 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{ConvDecoder, ConvEncoder};
+use crate::layers::{ConvDecoder, ConvEncoder, encoded_side};
 
 /// Channels of pythae's MNIST networks at width 1.0, encoder order.
 pub const PYTHAE_CHANNELS: [usize; 4] = [128, 256, 512, 1024];
 
-/// Image shape the pythae MNIST layout is built for: [channels, height, width].
-pub const IMAGE_SHAPE: [usize; 3] = [1, 28, 28];
+/// Smallest image side the four stride-2 convolutions of the encoder can take.
+pub const MIN_IMAGE_SIDE: usize = 16;
 
 /// Architecture of a [`ConvAutoencoder`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,8 +51,9 @@ pub enum ModelConfigError {
     #[error("model.latent_dim must be at least 1, found {0}")]
     LatentDim(usize),
     #[error(
-        "the pythae MNIST layout takes images of shape [1, 28, 28], found {found:?}; \
-         use a dataset of 28x28 grayscale images"
+        "the pythae MNIST layout needs images of at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} \
+         pixels with at least one channel, found shape {found:?} ([channels, height, width]); \
+         use larger images"
     )]
     ImageShape { found: [usize; 3] },
 }
@@ -66,7 +67,8 @@ impl ConvAutoencoderConfig {
         if self.latent_dim == 0 {
             return Err(ModelConfigError::LatentDim(self.latent_dim));
         }
-        if image_shape != IMAGE_SHAPE {
+        let [channels, height, width] = image_shape;
+        if channels == 0 || height < MIN_IMAGE_SIDE || width < MIN_IMAGE_SIDE {
             return Err(ModelConfigError::ImageShape { found: image_shape });
         }
         Ok(())
@@ -77,15 +79,22 @@ impl ConvAutoencoderConfig {
         PYTHAE_CHANNELS.map(|channels| ((channels as f64 * self.width).round() as usize).max(1))
     }
 
-    /// Builds a freshly initialised model on `device`. Seed the device first for a reproducible
-    /// initialisation.
-    pub fn init(&self, device: &Device) -> ConvAutoencoder {
+    /// Number of features the encoder's convolutions give for images of `image_shape`.
+    pub fn encoded_features(&self, image_shape: [usize; 3]) -> usize {
+        let [_, height, width] = image_shape;
+        self.channels()[3] * encoded_side(height) * encoded_side(width)
+    }
+
+    /// Builds a freshly initialised model for images of `image_shape` ([channels, height,
+    /// width]) on `device`. Seed the device first for a reproducible initialisation.
+    pub fn init(&self, image_shape: [usize; 3], device: &Device) -> ConvAutoencoder {
         let channels = self.channels();
-        let [in_channels, _, _] = IMAGE_SHAPE;
+        let [in_channels, _, _] = image_shape;
+        let features = self.encoded_features(image_shape);
         ConvAutoencoder {
             encoder: ConvEncoder::init(in_channels, channels, device),
-            embedding: LinearConfig::new(channels[3], self.latent_dim).init(device),
-            decoder: ConvDecoder::init(self.latent_dim, channels, in_channels, device),
+            embedding: LinearConfig::new(features, self.latent_dim).init(device),
+            decoder: ConvDecoder::init(self.latent_dim, channels, image_shape, device),
         }
     }
 }
@@ -99,18 +108,18 @@ pub struct ConvAutoencoder {
 }
 
 impl ConvAutoencoder {
-    /// Maps images [B, 1, 28, 28] to latents [B, d].
+    /// Maps images [B, C, H, W] to latents [B, d].
     pub fn encode(&self, images: Tensor<4>) -> Tensor<2> {
         let features = self.encoder.forward(images); // [B, 1024w]
         self.embedding.forward(features) // [B, d]
     }
 
-    /// Maps latents [B, d] to images [B, 1, 28, 28] with values in (0, 1).
+    /// Maps latents [B, d] to images [B, C, H, W] with values in (0, 1).
     pub fn decode(&self, latents: Tensor<2>) -> Tensor<4> {
         self.decoder.forward(latents)
     }
 
-    /// Reconstructs images [B, 1, 28, 28] through the latent space.
+    /// Reconstructs images [B, C, H, W] through the latent space.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<4> {
         self.decode(self.encode(images))
     }

@@ -18,7 +18,7 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 
-use crate::conv_ae::{ConvAutoencoderConfig, IMAGE_SHAPE};
+use crate::conv_ae::ConvAutoencoderConfig;
 use crate::layers::{ConvDecoder, ConvEncoder};
 
 /// Variational autoencoder; see the module docs for the layer shapes.
@@ -33,7 +33,7 @@ pub struct ConvVae {
 /// Result of one pass through the VAE.
 #[derive(Debug, Clone)]
 pub struct VaeOutput {
-    /// Decoded sample, [B, 1, 28, 28].
+    /// Decoded sample, [B, C, H, W].
     pub reconstruction: Tensor<4>,
     /// Mean of q(z|x), [B, d].
     pub mean: Tensor<2>,
@@ -44,21 +44,23 @@ pub struct VaeOutput {
 }
 
 impl ConvAutoencoderConfig {
-    /// Builds a freshly initialised VAE of this architecture on `device`.
-    pub fn init_vae(&self, device: &Device) -> ConvVae {
+    /// Builds a freshly initialised VAE of this architecture for images of `image_shape` on
+    /// `device`.
+    pub fn init_vae(&self, image_shape: [usize; 3], device: &Device) -> ConvVae {
         let channels = self.channels();
-        let [in_channels, _, _] = IMAGE_SHAPE;
+        let [in_channels, _, _] = image_shape;
+        let features = self.encoded_features(image_shape);
         ConvVae {
             encoder: ConvEncoder::init(in_channels, channels, device),
-            mean: LinearConfig::new(channels[3], self.latent_dim).init(device),
-            log_var: LinearConfig::new(channels[3], self.latent_dim).init(device),
-            decoder: ConvDecoder::init(self.latent_dim, channels, in_channels, device),
+            mean: LinearConfig::new(features, self.latent_dim).init(device),
+            log_var: LinearConfig::new(features, self.latent_dim).init(device),
+            decoder: ConvDecoder::init(self.latent_dim, channels, image_shape, device),
         }
     }
 }
 
 impl ConvVae {
-    /// Maps images [B, 1, 28, 28] to the mean and log-variance of q(z|x), [B, d] each.
+    /// Maps images [B, C, H, W] to the mean and log-variance of q(z|x), [B, d] each.
     pub fn encode(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
         let features = self.encoder.forward(images); // [B, 1024w]
         let mean = self.mean.forward(features.clone()); // [B, d]
@@ -66,7 +68,7 @@ impl ConvVae {
         (mean, log_var)
     }
 
-    /// Maps latents [B, d] to images [B, 1, 28, 28] with values in (0, 1).
+    /// Maps latents [B, d] to images [B, C, H, W] with values in (0, 1).
     pub fn decode(&self, latents: Tensor<2>) -> Tensor<4> {
         self.decoder.forward(latents)
     }

@@ -110,7 +110,7 @@ fn vae_forward_shapes() {
         width: 0.0625,
         latent_dim: 5,
     };
-    let model = config.init_vae(&device);
+    let model = config.init_vae([1, 28, 28], &device);
     let output = model.forward(tensor4(vec![0.5; 3 * 784], [3, 1, 28, 28]));
     assert_eq!(output.reconstruction.dims(), [3, 1, 28, 28]);
     assert_eq!(output.mean.dims(), [3, 5]);
@@ -129,8 +129,46 @@ fn autoencoder_forward_shapes() {
         latent_dim: 5,
     };
     assert_eq!(config.channels(), [8, 16, 32, 64]);
-    let model = config.init(&device);
+    let model = config.init([1, 28, 28], &device);
     let latents = model.encode(tensor4(vec![0.5; 2 * 784], [2, 1, 28, 28]));
     assert_eq!(latents.dims(), [2, 5]);
     assert_eq!(model.decode(latents).dims(), [2, 1, 28, 28]);
+}
+
+#[test]
+fn layer_shapes_follow_the_image() {
+    let device = Device::flex();
+    let config = ConvAutoencoderConfig {
+        width: 0.0625,
+        latent_dim: 4,
+    };
+    for shape in [[3, 32, 32], [1, 20, 36], [3, 17, 16]] {
+        let [channels, height, width] = shape;
+        let images = tensor4(
+            vec![0.5; 2 * channels * height * width],
+            [2, channels, height, width],
+        );
+        let autoencoder = config.init(shape, &device);
+        assert_eq!(
+            autoencoder.forward(images.clone()).dims(),
+            [2, channels, height, width]
+        );
+        let vae = config.init_vae(shape, &device);
+        assert_eq!(
+            vae.forward(images).reconstruction.dims(),
+            [2, channels, height, width]
+        );
+    }
+}
+
+#[test]
+fn images_below_sixteen_pixels_are_rejected() {
+    let config = ConvAutoencoderConfig {
+        width: 0.0625,
+        latent_dim: 4,
+    };
+    assert!(config.validate([1, 16, 16]).is_ok());
+    let message = config.validate([1, 12, 28]).unwrap_err().to_string();
+    assert!(message.contains("at least 16x16"), "{message}");
+    assert!(message.contains("[1, 12, 28]"), "{message}");
 }

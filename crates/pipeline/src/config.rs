@@ -97,6 +97,17 @@ impl Pipeline {
             ));
         }
 
+        at_least_one("data.classes", usize::from(self.data.classes))?;
+        if self.data.source != DataSource::Idx && self.data.classes != 10 {
+            return Err((
+                "data.classes",
+                format!(
+                    "is {}, but MNIST and Fashion-MNIST have 10 classes; the key applies to \
+                     data.source idx only",
+                    self.data.classes
+                ),
+            ));
+        }
         at_least_one("reconstruction.batch_size", self.reconstruction.batch_size)?;
         let noise = self.reconstruction.pixel_noise_std;
         if !(noise.is_finite() && noise >= 0.0) {
@@ -210,6 +221,8 @@ pub struct DataConfig {
     pub train_limit: Option<usize>,
     /// Keep only the first N test images.
     pub test_limit: Option<usize>,
+    /// `idx` only: the number of classes; every label must be below it.
+    pub classes: u8,
 }
 
 impl Default for DataConfig {
@@ -219,6 +232,7 @@ impl Default for DataConfig {
             dir: None,
             train_limit: None,
             test_limit: None,
+            classes: 10,
         }
     }
 }
@@ -229,6 +243,23 @@ impl Default for DataConfig {
 pub enum DataSource {
     /// MNIST's original IDX files, checked against their SHA-256 digests.
     Mnist,
+    /// Fashion-MNIST's original IDX files, checked against their SHA-256 digests.
+    FashionMnist,
+    /// Any four IDX files with MNIST's file names: one image size, labels below `data.classes`.
+    Idx,
+}
+
+impl DataSource {
+    /// The format the ingest stage expects.
+    pub fn idx_format(self, classes: u8) -> irl_ingest::IdxFormat {
+        match self {
+            DataSource::Mnist => irl_ingest::IdxFormat::Known(irl_ingest::KnownDataset::Mnist),
+            DataSource::FashionMnist => {
+                irl_ingest::IdxFormat::Known(irl_ingest::KnownDataset::FashionMnist)
+            }
+            DataSource::Idx => irl_ingest::IdxFormat::Any { classes },
+        }
+    }
 }
 
 /// Model architecture.

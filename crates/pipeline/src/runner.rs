@@ -186,7 +186,8 @@ impl Runner<'_> {
                 test_limit: pipeline.data.test_limit,
             };
             let files = files.as_ref().expect("ingest runs only with a data folder");
-            let dataset = irl_ingest::ingest(files, &subset)?;
+            let format = pipeline.data.source.idx_format(pipeline.data.classes);
+            let dataset = irl_ingest::ingest_idx(files, format, &subset)?;
             let metadata = dataset_metadata("ingest", 0);
             let mut outputs = BTreeMap::new();
             outputs.insert(

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use irl_store::{KeyInputs, ObjectDigest};
 use serde_json::json;
 
-use crate::config::{ModelKind, Pipeline, ReconstructionMode};
+use crate::config::{DataSource, ModelKind, Pipeline, ReconstructionMode};
 
 /// Images per split kept in the small preview objects that the report draws from.
 pub const PREVIEW_IMAGES: usize = 64;
@@ -54,17 +54,27 @@ fn inputs(pairs: &[(&str, &ObjectDigest)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The ingest settings that decide its output; the class count only where it is checked.
+fn ingest_params(pipeline: &Pipeline) -> serde_json::Value {
+    let data = &pipeline.data;
+    let mut params = json!({
+        "source": data.source,
+        "train_limit": data.train_limit,
+        "test_limit": data.test_limit,
+        "preview_images": PREVIEW_IMAGES,
+    });
+    if data.source == DataSource::Idx {
+        params["classes"] = json!(data.classes);
+    }
+    params
+}
+
 /// Ingest: the data source and subset, and the digests of the raw files.
 pub fn ingest_key(pipeline: &Pipeline, source_digests: &[(String, [u8; 32])]) -> KeyInputs {
     KeyInputs {
         stage: StageKind::Ingest.as_str().into(),
         version: irl_ingest::STAGE_VERSION,
-        params: json!({
-            "source": pipeline.data.source,
-            "train_limit": pipeline.data.train_limit,
-            "test_limit": pipeline.data.test_limit,
-            "preview_images": PREVIEW_IMAGES,
-        }),
+        params: ingest_params(pipeline),
         inputs: source_digests
             .iter()
             .map(|(name, digest)| (name.clone(), hex::encode(digest)))

@@ -98,7 +98,7 @@ pub fn reconstruct(request: ReconstructRequest<'_>) -> Result<Reconstruction, Re
     };
     match model {
         ModelSpec::ConvAe { architecture } => {
-            let model = architecture.init(device);
+            let model = architecture.init(dataset.train.image_shape, device);
             let model = weights::load_safetensors(model, bytes.to_vec(), weights_origin)?;
             for split in SplitName::ALL {
                 let output = reconstruct_split(&model, dataset.split(split), device, batch_size);
@@ -109,7 +109,7 @@ pub fn reconstruct(request: ReconstructRequest<'_>) -> Result<Reconstruction, Re
             architecture,
             reconstruction_term,
         } => {
-            let model = architecture.init_vae(device);
+            let model = architecture.init_vae(dataset.train.image_shape, device);
             let model = weights::load_safetensors(model, bytes.to_vec(), weights_origin)?;
             let latent_dim = architecture.latent_dim;
             for (index, split) in SplitName::ALL.into_iter().enumerate() {

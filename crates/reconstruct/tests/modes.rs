@@ -56,11 +56,12 @@ fn weights_of(spec: &ModelSpec) -> Vec<u8> {
     let device = Device::flex();
     device.seed(3);
     match spec {
-        ModelSpec::Vae { architecture, .. } => {
-            weights::to_safetensors(&architecture.init_vae(&device), &BTreeMap::new())
-        }
+        ModelSpec::Vae { architecture, .. } => weights::to_safetensors(
+            &architecture.init_vae([1, 28, 28], &device),
+            &BTreeMap::new(),
+        ),
         ModelSpec::ConvAe { architecture } => {
-            weights::to_safetensors(&architecture.init(&device), &BTreeMap::new())
+            weights::to_safetensors(&architecture.init([1, 28, 28], &device), &BTreeMap::new())
         }
     }
     .unwrap()

@@ -191,9 +191,14 @@ pub fn train(
             "the training split has no images".into(),
         ));
     }
+    let image_shape = request.dataset.train.image_shape;
     match request.model {
         ModelSpec::ConvAe { architecture } => {
-            train_with(&objective::Autoencoder(architecture), request, progress)
+            let objective = objective::Autoencoder {
+                architecture,
+                image_shape,
+            };
+            train_with(&objective, request, progress)
         }
         ModelSpec::Vae {
             architecture,
@@ -204,6 +209,7 @@ pub fn train(
             }
             let objective = objective::Vae {
                 architecture,
+                image_shape,
                 term: *reconstruction_term,
             };
             train_with(&objective, request, progress)

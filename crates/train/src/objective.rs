@@ -36,13 +36,16 @@ pub(crate) trait Objective {
 }
 
 /// pythae's AE loss: squared error summed over the pixels of an image, averaged over the batch.
-pub(crate) struct Autoencoder<'a>(pub &'a ConvAutoencoderConfig);
+pub(crate) struct Autoencoder<'a> {
+    pub architecture: &'a ConvAutoencoderConfig,
+    pub image_shape: [usize; 3],
+}
 
 impl Objective for Autoencoder<'_> {
     type Model = ConvAutoencoder;
 
     fn init(&self, device: &Device) -> ConvAutoencoder {
-        self.0.init(device)
+        self.architecture.init(self.image_shape, device)
     }
 
     fn value_names(&self) -> &'static [&'static str] {
@@ -70,6 +73,7 @@ impl Objective for Autoencoder<'_> {
 /// pythae's VAE loss, [`vae_loss`], with one sampled latent per image.
 pub(crate) struct Vae<'a> {
     pub architecture: &'a ConvAutoencoderConfig,
+    pub image_shape: [usize; 3],
     pub term: ReconstructionTerm,
 }
 
@@ -77,7 +81,7 @@ impl Objective for Vae<'_> {
     type Model = ConvVae;
 
     fn init(&self, device: &Device) -> ConvVae {
-        self.architecture.init_vae(device)
+        self.architecture.init_vae(self.image_shape, device)
     }
 
     fn value_names(&self) -> &'static [&'static str] {
