@@ -62,8 +62,9 @@ fn killed_run_resumes_to_same_artifacts() {
     let reference = dir.path().join("uninterrupted");
     check(run_command(&reference, &overrides()));
     let expected = stage_outputs(&reference, "mnist-ae");
-    // Ingest: dataset, labels, preview. Each round: model, dataset, preview, metrics.
-    assert_eq!(expected.len(), 3 + 2 * 4, "{expected:?}");
+    // Ingest: dataset, labels, preview, card, source files. Each round: model, dataset,
+    // preview, metrics.
+    assert_eq!(expected.len(), 5 + 2 * 4, "{expected:?}");
 
     // Kill during round 2's training, once its first epoch checkpoint exists.
     let store = dir.path().join("interrupted");

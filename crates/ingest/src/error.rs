@@ -117,6 +117,21 @@ pub enum IngestError {
     },
 
     #[error(
+        "data.validation_from_train is {requested}, but the training split has {available} images; hold out at least 1 and fewer than {available}"
+    )]
+    ValidationSize { requested: usize, available: usize },
+
+    #[error(
+        "class {class} of the {split} split has {available} images, fewer than the {requested} per class that data.selection per_class asks for; lower the limit to at most {available}"
+    )]
+    ClassTooSmall {
+        split: irl_store::SplitName,
+        class: i64,
+        available: usize,
+        requested: usize,
+    },
+
+    #[error(
         "training images {} are {}x{} but test images {} are {}x{}; both splits must have one image size",
         train.display(), train_size[0], train_size[1], test.display(), test_size[0], test_size[1]
     )]

@@ -14,33 +14,27 @@
 //! # Ok::<(), irl_ingest::IngestError>(())
 //! ```
 
+mod card;
 mod error;
 mod files;
 mod idx;
 mod labels;
+mod shaping;
 
 use std::path::Path;
 
 use irl_store::{Dataset, Split};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use card::{SourceFile, card_table, sources_table};
 pub use error::{IngestError, MagicHint};
 pub use files::{KnownDataset, MnistFile, MnistFiles, locate, source_digests};
 pub use idx::IdxKind;
 pub use labels::labels_table;
+pub use shaping::{Selection, Subset};
 
 /// Version of the ingest stage's meaning; part of its cache key.
-pub const STAGE_VERSION: u32 = 1;
-
-/// How many images of each split to keep, counted from the start of the file.
-///
-/// `None` keeps the whole split. A limit above the split size keeps the whole split.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Subset {
-    pub train_limit: Option<usize>,
-    pub test_limit: Option<usize>,
-}
+pub const STAGE_VERSION: u32 = 2;
 
 /// Expected content of the four IDX files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +52,14 @@ pub enum IdxFormat {
 /// All four files are read and checked whole even for a subset, because the digest covers the
 /// whole file.
 pub fn ingest(files: &MnistFiles, subset: &Subset) -> Result<Dataset, IngestError> {
-    ingest_idx(files, IdxFormat::Known(KnownDataset::Mnist), subset)
+    Ok(ingest_idx(files, IdxFormat::Known(KnownDataset::Mnist), subset)?.dataset)
+}
+
+/// A dataset read from its files, with the facts about the files that the dataset card records.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    pub dataset: Dataset,
+    pub sources: Vec<SourceFile>,
 }
 
 /// Reads four IDX files with the MNIST file names into a dataset, as [`ingest`] does for MNIST.
@@ -66,7 +67,7 @@ pub fn ingest_idx(
     files: &MnistFiles,
     format: IdxFormat,
     subset: &Subset,
-) -> Result<Dataset, IngestError> {
+) -> Result<Ingested, IngestError> {
     let train = read_split(
         files,
         format,
@@ -85,30 +86,50 @@ pub fn ingest_idx(
 
     // Structure is checked first, so a truncated or corrupt file reports that problem rather
     // than only a digest mismatch.
-    if let IdxFormat::Known(dataset) = format {
-        let contents = [
-            (MnistFile::TrainImages, &train.images),
-            (MnistFile::TrainLabels, &train.labels),
-            (MnistFile::TestImages, &test.images),
-            (MnistFile::TestLabels, &test.labels),
-        ];
-        for (file, data) in contents {
-            verify_original(files.path(file), dataset, file, data)?;
+    let contents = [
+        (MnistFile::TrainImages, &train.images),
+        (MnistFile::TrainLabels, &train.labels),
+        (MnistFile::TestImages, &test.images),
+        (MnistFile::TestLabels, &test.labels),
+    ];
+    let mut sources = Vec::with_capacity(contents.len());
+    for (file, data) in contents {
+        let path = files.path(file);
+        let sha256 = hex::encode(Sha256::digest(data));
+        if let IdxFormat::Known(dataset) = format {
+            verify_original(path, dataset, file, &sha256)?;
         }
+        let bytes = fs_err::metadata(path)
+            .map_err(|source| IngestError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .len();
+        sources.push(SourceFile {
+            name: path.file_name().map_or_else(
+                || path.display().to_string(),
+                |name| name.to_string_lossy().into_owned(),
+            ),
+            bytes,
+            sha256,
+            verified: matches!(format, IdxFormat::Known(_)),
+        });
     }
 
-    let dataset = Dataset {
-        train: train.to_split(subset.train_limit),
-        test: test.to_split(subset.test_limit),
-    };
+    let dataset = subset.apply(Dataset {
+        train: train.to_split(),
+        test: test.to_split(),
+    })?;
     tracing::info!(
         train_images = dataset.train.len(),
         test_images = dataset.test.len(),
         train_limit = ?subset.train_limit,
         test_limit = ?subset.test_limit,
+        selection = ?subset.selection,
+        validation_from_train = ?subset.validation_from_train,
         "read the IDX files"
     );
-    Ok(dataset)
+    Ok(Ingested { dataset, sources })
 }
 
 /// Decompressed bytes of the image and label file of one split, with their structure checked.
@@ -119,9 +140,9 @@ struct CheckedSplit {
 }
 
 impl CheckedSplit {
-    /// Converts the first `limit` images (all when `None`) to a store split.
-    fn to_split(&self, limit: Option<usize>) -> Split {
-        let count = limit.map_or(self.header.count, |limit| limit.min(self.header.count));
+    /// Converts every image to a store split.
+    fn to_split(&self) -> Split {
+        let count = self.header.count;
         let images = idx::image_pixels(&self.images, self.header, count)
             .iter()
             .map(|&pixel| f32::from(pixel) / 255.0)
@@ -173,14 +194,14 @@ fn read_split(
     })
 }
 
-/// Checks that `data`, the uncompressed bytes read from `path`, are `dataset`'s original `file`.
+/// Checks that `actual`, the SHA-256 of the uncompressed bytes read from `path`, is that of
+/// `dataset`'s original `file`.
 fn verify_original(
     path: &Path,
     dataset: KnownDataset,
     file: MnistFile,
-    data: &[u8],
+    actual: &str,
 ) -> Result<(), IngestError> {
-    let actual = hex::encode(Sha256::digest(data));
     let expected = dataset.sha256(file);
     if actual != expected {
         return Err(IngestError::DigestMismatch {
@@ -188,7 +209,7 @@ fn verify_original(
             dataset: dataset.name(),
             name: file.file_name(),
             expected,
-            actual,
+            actual: actual.to_string(),
         });
     }
     tracing::debug!(path = %path.display(), sha256 = &actual[..12], "file digest matches");

@@ -73,6 +73,7 @@ fn subset_keeps_first_images() {
     let subset = Subset {
         train_limit: Some(100),
         test_limit: Some(10),
+        ..Subset::default()
     };
 
     let dataset = ingest(&files, &subset).unwrap();
@@ -93,6 +94,7 @@ fn subset_above_split_size_keeps_all() {
     let subset = Subset {
         train_limit: None,
         test_limit: Some(1_000_000),
+        ..Subset::default()
     };
 
     let dataset = ingest(&files, &subset).unwrap();
@@ -132,4 +134,32 @@ fn gzip_files_without_suffix_give_same_dataset() {
     let dataset = ingest(&files, &Subset::default()).unwrap();
 
     assert!(dataset == *full_dataset(), "datasets differ");
+}
+
+#[test]
+fn validation_split_is_carved_from_train() {
+    let files = locate(Path::new(MNIST_DIR)).unwrap();
+    let subset = Subset {
+        validation_from_train: Some(10_000),
+        seed: 5,
+        ..Subset::default()
+    };
+    let dataset = ingest(&files, &subset).unwrap();
+    assert_eq!(dataset.train.len(), 50_000);
+    assert_eq!(dataset.test.len(), 10_000);
+
+    // The two parts together are the official training split, image for image.
+    let full = full_dataset();
+    let mut counts = label_counts(&dataset.train);
+    for (count, held_out) in counts.iter_mut().zip(label_counts(&dataset.test)) {
+        *count += held_out;
+    }
+    assert_eq!(counts, label_counts(&full.train));
+    let pixels = |split: &Split| split.images.iter().map(|v| f64::from(*v)).sum::<f64>();
+    let together = pixels(&dataset.train) + pixels(&dataset.test);
+    assert!((together - pixels(&full.train)).abs() < 1e-3 * pixels(&full.train));
+
+    // Another seed holds out other images.
+    let other = ingest(&files, &Subset { seed: 6, ..subset }).unwrap();
+    assert_ne!(other.test.labels, dataset.test.labels);
 }

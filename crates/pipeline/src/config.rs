@@ -217,10 +217,16 @@ pub struct DataConfig {
     /// the `IRL_DATA_DIR` environment variable is used when neither is set. Not part of any cache
     /// key: the files' digests are.
     pub dir: Option<PathBuf>,
-    /// Keep only the first N training images.
+    /// Keep only N training images (N per class with `selection: per_class`).
     pub train_limit: Option<usize>,
-    /// Keep only the first N test images.
+    /// Keep only N test images, the same way.
     pub test_limit: Option<usize>,
+    /// Rule by which the limits choose images: `first`, `random` (seeded) or `per_class`
+    /// (seeded, stratified).
+    pub selection: irl_ingest::Selection,
+    /// Hold out N training images, drawn with the run's seed, as the test split in place of the
+    /// official one (pythae's notebooks use 10,000, leaving 50,000 for training).
+    pub validation_from_train: Option<usize>,
     /// `idx` only: the number of classes; every label must be below it.
     pub classes: u8,
 }
@@ -232,6 +238,8 @@ impl Default for DataConfig {
             dir: None,
             train_limit: None,
             test_limit: None,
+            selection: irl_ingest::Selection::First,
+            validation_from_train: None,
             classes: 10,
         }
     }
@@ -250,7 +258,7 @@ pub enum DataSource {
 }
 
 impl DataSource {
-    /// The format the ingest stage expects.
+    /// Returns the format the ingest stage expects.
     pub fn idx_format(self, classes: u8) -> irl_ingest::IdxFormat {
         match self {
             DataSource::Mnist => irl_ingest::IdxFormat::Known(irl_ingest::KnownDataset::Mnist),

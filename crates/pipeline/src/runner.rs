@@ -184,10 +184,14 @@ impl Runner<'_> {
             let subset = irl_ingest::Subset {
                 train_limit: pipeline.data.train_limit,
                 test_limit: pipeline.data.test_limit,
+                selection: pipeline.data.selection,
+                validation_from_train: pipeline.data.validation_from_train,
+                seed: irl_train::derive_seed(pipeline.seed, "data", 0),
             };
             let files = files.as_ref().expect("ingest runs only with a data folder");
             let format = pipeline.data.source.idx_format(pipeline.data.classes);
-            let dataset = irl_ingest::ingest_idx(files, format, &subset)?;
+            let irl_ingest::Ingested { dataset, sources } =
+                irl_ingest::ingest_idx(files, format, &subset)?;
             let metadata = dataset_metadata("ingest", 0);
             let mut outputs = BTreeMap::new();
             outputs.insert(
@@ -199,6 +203,14 @@ impl Runner<'_> {
                 store.put(&irl_ingest::labels_table(&dataset)?, "parquet")?,
             );
             outputs.insert("preview".to_string(), put_preview(store, &dataset, 0)?);
+            outputs.insert(
+                "card".to_string(),
+                store.put(&irl_ingest::card_table(&dataset)?, "parquet")?,
+            );
+            outputs.insert(
+                "source_files".to_string(),
+                store.put(&irl_ingest::sources_table(&sources)?, "parquet")?,
+            );
             Ok(outputs)
         })?
         else {
@@ -210,6 +222,8 @@ impl Runner<'_> {
             &[
                 ("dataset", "dataset.safetensors"),
                 ("labels", "labels.parquet"),
+                ("card", "dataset-card.parquet"),
+                ("source_files", "source-files.parquet"),
             ],
         )?;
 

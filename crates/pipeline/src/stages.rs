@@ -54,7 +54,8 @@ fn inputs(pairs: &[(&str, &ObjectDigest)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The ingest settings that decide its output; the class count only where it is checked.
+/// Collects the ingest settings that decide its output; the class count only where it is
+/// checked.
 fn ingest_params(pipeline: &Pipeline) -> serde_json::Value {
     let data = &pipeline.data;
     let mut params = json!({
@@ -66,7 +67,20 @@ fn ingest_params(pipeline: &Pipeline) -> serde_json::Value {
     if data.source == DataSource::Idx {
         params["classes"] = json!(data.classes);
     }
+    if data_is_random(pipeline) {
+        params["selection"] = json!(data.selection);
+        params["validation_from_train"] = json!(data.validation_from_train);
+    }
     params
+}
+
+/// Tells whether ingest draws random numbers: a random or stratified subset, or a validation
+/// split carved from the training images.
+fn data_is_random(pipeline: &Pipeline) -> bool {
+    let data = &pipeline.data;
+    let limited = data.train_limit.is_some() || data.test_limit.is_some();
+    (limited && data.selection != irl_ingest::Selection::First)
+        || data.validation_from_train.is_some()
 }
 
 /// Ingest: the data source and subset, and the digests of the raw files.
@@ -79,7 +93,7 @@ pub fn ingest_key(pipeline: &Pipeline, source_digests: &[(String, [u8; 32])]) ->
             .iter()
             .map(|(name, digest)| (name.clone(), hex::encode(digest)))
             .collect(),
-        seed: None,
+        seed: data_is_random(pipeline).then_some(pipeline.seed),
         backend: None,
     }
 }

@@ -267,3 +267,28 @@ fn key_ignores_yaml_layout() {
     );
     assert_eq!(train(&first), train(&defaults_written));
 }
+
+#[test]
+fn random_subset_key_has_selection_and_seed() {
+    let key = |overrides: &[&str]| ingest_key(&with(overrides), &sources()).key();
+    let first = key(&["data.train_limit=100"]);
+    // The selection matters only with a limit, and the seed only for a random choice.
+    assert_eq!(key(&["data.selection=random"]), key(&[]));
+    assert_eq!(key(&["data.train_limit=100", "seed=5"]), first);
+    let random = key(&["data.train_limit=100", "data.selection=random"]);
+    assert_ne!(random, first);
+    assert_ne!(
+        key(&["data.train_limit=100", "data.selection=random", "seed=5"]),
+        random
+    );
+    assert_ne!(
+        key(&["data.train_limit=100", "data.selection=per_class"]),
+        random
+    );
+    let held_out = key(&["data.validation_from_train=10000"]);
+    assert_ne!(held_out, key(&[]));
+    assert_ne!(
+        key(&["data.validation_from_train=10000", "seed=5"]),
+        held_out
+    );
+}
