@@ -123,3 +123,128 @@ fn fashion_mnist_runs_a_round() {
         "{stderr}"
     );
 }
+
+/// Reads the first `train` and `test` MNIST images from the IDX files.
+fn mnist_head(train: usize, test: usize) -> irl_store::Dataset {
+    let files = irl_ingest::locate(&common::mnist_dir()).unwrap();
+    let subset = irl_ingest::Subset {
+        train_limit: Some(train),
+        test_limit: Some(test),
+        ..irl_ingest::Subset::default()
+    };
+    irl_ingest::ingest(&files, &subset).unwrap()
+}
+
+/// Encodes image `index` of `split` as a grayscale PNG.
+fn png(split: &irl_store::Split, index: usize) -> Vec<u8> {
+    let [_, height, width] = split.image_shape;
+    let pixels: Vec<u8> = split
+        .image(index)
+        .iter()
+        .map(|value| (value * 255.0).round() as u8)
+        .collect();
+    let image = image::GrayImage::from_raw(width as u32, height as u32, pixels).unwrap();
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+    bytes.into_inner()
+}
+
+/// Writes `split` as a Parquet table in the Hugging Face datasets layout.
+fn write_table(path: &Path, split: &irl_store::Split) {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, BinaryArray, Int64Array, RecordBatch, StringArray, StructArray};
+    use arrow::datatypes::{DataType, Field, Fields, Schema};
+
+    let images: Vec<Vec<u8>> = (0..split.len()).map(|index| png(split, index)).collect();
+    let bytes = BinaryArray::from_iter_values(images.iter());
+    let paths = StringArray::from_iter_values((0..split.len()).map(|index| format!("{index}.png")));
+    let fields = Fields::from(vec![
+        Field::new("bytes", DataType::Binary, true),
+        Field::new("path", DataType::Utf8, true),
+    ]);
+    let image = StructArray::new(
+        fields.clone(),
+        vec![Arc::new(bytes) as ArrayRef, Arc::new(paths)],
+        None,
+    );
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("image", DataType::Struct(fields), true),
+        Field::new("label", DataType::Int64, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(image),
+        Arc::new(Int64Array::from(split.labels.clone())),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// Writes `split` as `dir/<label>/<index>.png`, the index zero-padded.
+fn write_folder(dir: &Path, split: &irl_store::Split) {
+    for index in 0..split.len() {
+        let class = dir.join(split.labels[index].to_string());
+        std::fs::create_dir_all(&class).unwrap();
+        std::fs::write(class.join(format!("{index:05}.png")), png(split, index)).unwrap();
+    }
+}
+
+/// Digest of the round-0 dataset object of `run`.
+fn round_zero_digest(store: &Path, run: &str) -> String {
+    let link = store.join(format!("runs/{run}/iter-00/dataset.safetensors"));
+    std::fs::read_link(&link)
+        .unwrap()
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn idx_parquet_and_folder_give_one_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = mnist_head(200, 60);
+    let tables = dir.path().join("tables");
+    std::fs::create_dir(&tables).unwrap();
+    write_table(&tables.join("train-00000-of-00001.parquet"), &head.train);
+    write_table(&tables.join("test-00000-of-00001.parquet"), &head.test);
+    let folder = dir.path().join("folder");
+    write_folder(&folder.join("train"), &head.train);
+    write_folder(&folder.join("test"), &head.test);
+
+    let store = dir.path().join("store");
+    let run = |name: &str, data: &Path, source: &[&str]| {
+        let mut command = irl(&store);
+        command
+            .arg("run")
+            .arg(common::pipeline_file())
+            .arg("--data-dir")
+            .arg(data);
+        for text in [
+            format!("name={name}"),
+            "iterate.max_iterations=1".to_string(),
+            "data.train_limit=200".to_string(),
+            "data.test_limit=60".to_string(),
+        ]
+        .iter()
+        .map(String::as_str)
+        .chain(source.iter().copied())
+        {
+            command.arg("--set").arg(text);
+        }
+        check(command)
+    };
+    run("from-idx", &common::mnist_dir(), &[]);
+    let output = run("from-parquet", &tables, &["data.source=parquet"]);
+    // The round-0 dataset is the same object, so the first round's training is reused.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("reused slot=iter-01/train"), "{stderr}");
+    run("from-folder", &folder, &["data.source=image_folder"]);
+
+    let idx = round_zero_digest(&store, "from-idx");
+    assert_eq!(round_zero_digest(&store, "from-parquet"), idx);
+    assert_eq!(round_zero_digest(&store, "from-folder"), idx);
+}

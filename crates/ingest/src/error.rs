@@ -117,6 +117,75 @@ pub enum IngestError {
     },
 
     #[error(
+        "{} has no {split}*.parquet file; put the Parquet files of each split there, named \
+         train*.parquet and test*.parquet as the Hugging Face datasets layout does",
+        dir.display()
+    )]
+    ParquetMissing { dir: PathBuf, split: &'static str },
+
+    #[error(
+        "{} has no {split}/ folder; an image folder has train/<class>/ and test/<class>/ \
+         subfolders of PNG or JPEG files",
+        dir.display()
+    )]
+    FolderMissing { dir: PathBuf, split: &'static str },
+
+    #[error("failed to read Parquet table {}: {problem}", path.display())]
+    InvalidTable { path: PathBuf, problem: String },
+
+    #[error(
+        "Parquet table {} has no `{column}` column (its columns: {}); image tables need an \
+         `image` column of PNG or JPEG bytes and an integer `label` column",
+        path.display(),
+        found.join(", ")
+    )]
+    MissingColumn {
+        path: PathBuf,
+        column: &'static str,
+        found: Vec<String>,
+    },
+
+    #[error("{origin}: the image is null; remove the row or fill in its bytes")]
+    NullImage { origin: String },
+
+    #[error("{origin}: the label is null; every image needs a label")]
+    NullLabel { origin: String },
+
+    #[error("{origin}: the image bytes are not a PNG or JPEG image that can be decoded")]
+    Undecodable {
+        origin: String,
+        #[source]
+        source: image::ImageError,
+    },
+
+    #[error("{origin} contains no images; a dataset split needs at least one")]
+    NoImages { origin: String },
+
+    #[error(
+        "{first} is {}x{} but {other} is {}x{}; give every image one size, or set data.resize \
+         to [height, width] to resize them all",
+        first_size[0], first_size[1], other_size[0], other_size[1]
+    )]
+    MixedImageSizes {
+        first: String,
+        first_size: [usize; 2],
+        other: String,
+        other_size: [usize; 2],
+    },
+
+    #[error(
+        "the training images (such as {train}) have shape {train_shape:?} but the test images \
+         (such as {test}) have shape {test_shape:?}; both splits need one shape \
+         ([channels, height, width]), so set data.resize or convert the images"
+    )]
+    SplitShapesDiffer {
+        train: String,
+        train_shape: [usize; 3],
+        test: String,
+        test_shape: [usize; 3],
+    },
+
+    #[error(
         "data.validation_from_train is {requested}, but the training split has {available} images; hold out at least 1 and fewer than {available}"
     )]
     ValidationSize { requested: usize, available: usize },

@@ -18,8 +18,10 @@ mod card;
 mod error;
 mod files;
 mod idx;
+mod images;
 mod labels;
 mod shaping;
+mod source;
 
 use std::path::Path;
 
@@ -32,6 +34,7 @@ pub use files::{KnownDataset, MnistFile, MnistFiles, locate, source_digests};
 pub use idx::IdxKind;
 pub use labels::labels_table;
 pub use shaping::{Selection, Subset};
+pub use source::{SourceFiles, SourceKind, locate_source};
 
 /// Version of the ingest stage's meaning; part of its cache key.
 pub const STAGE_VERSION: u32 = 2;

@@ -98,12 +98,29 @@ impl Pipeline {
         }
 
         at_least_one("data.classes", usize::from(self.data.classes))?;
+        if let Some(size) = self.data.resize {
+            if !self.data.source.is_image_files() {
+                return Err((
+                    "data.resize",
+                    "applies to data.source parquet and image_folder only; IDX images keep \
+                     their size"
+                        .to_string(),
+                ));
+            }
+            if size.contains(&0) {
+                return Err((
+                    "data.resize",
+                    format!("must be two sides of at least 1, found {size:?}"),
+                ));
+            }
+        }
         if self.data.source != DataSource::Idx && self.data.classes != 10 {
             return Err((
                 "data.classes",
                 format!(
-                    "is {}, but MNIST and Fashion-MNIST have 10 classes; the key applies to \
-                     data.source idx only",
+                    "is {}, but the key applies to data.source idx only (MNIST and \
+                     Fashion-MNIST have 10 classes, and image tables and folders take their \
+                     labels as they are)",
                     self.data.classes
                 ),
             ));
@@ -229,6 +246,8 @@ pub struct DataConfig {
     pub validation_from_train: Option<usize>,
     /// `idx` only: the number of classes; every label must be below it.
     pub classes: u8,
+    /// `parquet` and `image_folder` only: resize every image to [height, width].
+    pub resize: Option<[u32; 2]>,
 }
 
 impl Default for DataConfig {
@@ -241,6 +260,7 @@ impl Default for DataConfig {
             selection: irl_ingest::Selection::First,
             validation_from_train: None,
             classes: 10,
+            resize: None,
         }
     }
 }
@@ -255,18 +275,31 @@ pub enum DataSource {
     FashionMnist,
     /// Any four IDX files with MNIST's file names: one image size, labels below `data.classes`.
     Idx,
+    /// Parquet tables `train*.parquet` and `test*.parquet` in the Hugging Face datasets
+    /// layout: an `image` column of PNG or JPEG bytes and an integer `label` column.
+    Parquet,
+    /// Folders `train/<class>/` and `test/<class>/` of PNG or JPEG files.
+    ImageFolder,
 }
 
 impl DataSource {
-    /// Returns the format the ingest stage expects.
-    pub fn idx_format(self, classes: u8) -> irl_ingest::IdxFormat {
+    /// Returns the form of data the ingest stage looks for.
+    pub fn kind(self, classes: u8) -> irl_ingest::SourceKind {
+        use irl_ingest::{IdxFormat, KnownDataset, SourceKind};
         match self {
-            DataSource::Mnist => irl_ingest::IdxFormat::Known(irl_ingest::KnownDataset::Mnist),
+            DataSource::Mnist => SourceKind::Idx(IdxFormat::Known(KnownDataset::Mnist)),
             DataSource::FashionMnist => {
-                irl_ingest::IdxFormat::Known(irl_ingest::KnownDataset::FashionMnist)
+                SourceKind::Idx(IdxFormat::Known(KnownDataset::FashionMnist))
             }
-            DataSource::Idx => irl_ingest::IdxFormat::Any { classes },
+            DataSource::Idx => SourceKind::Idx(IdxFormat::Any { classes }),
+            DataSource::Parquet => SourceKind::Parquet,
+            DataSource::ImageFolder => SourceKind::ImageFolder,
         }
+    }
+
+    /// Tells whether the source is image files (PNG or JPEG), which `data.resize` applies to.
+    pub fn is_image_files(self) -> bool {
+        matches!(self, DataSource::Parquet | DataSource::ImageFolder)
     }
 }
 

@@ -170,8 +170,9 @@ impl Runner<'_> {
         // the key the run recorded for its ingest stage.
         let (files, key) = match data_dir {
             Ok(dir) => {
-                let files = irl_ingest::locate(&dir)?;
-                let digests = irl_ingest::source_digests(&files)?;
+                let kind = pipeline.data.source.kind(pipeline.data.classes);
+                let files = irl_ingest::locate_source(kind, &dir)?;
+                let digests = files.digests()?;
                 let key = stages::ingest_key(pipeline, &digests);
                 (Some(files), key)
             }
@@ -189,9 +190,8 @@ impl Runner<'_> {
                 seed: irl_train::derive_seed(pipeline.seed, "data", 0),
             };
             let files = files.as_ref().expect("ingest runs only with a data folder");
-            let format = pipeline.data.source.idx_format(pipeline.data.classes);
             let irl_ingest::Ingested { dataset, sources } =
-                irl_ingest::ingest_idx(files, format, &subset)?;
+                files.ingest(&subset, pipeline.data.resize)?;
             let metadata = dataset_metadata("ingest", 0);
             let mut outputs = BTreeMap::new();
             outputs.insert(

@@ -67,6 +67,9 @@ fn ingest_params(pipeline: &Pipeline) -> serde_json::Value {
     if data.source == DataSource::Idx {
         params["classes"] = json!(data.classes);
     }
+    if let Some(size) = data.resize {
+        params["resize"] = json!(size);
+    }
     if data_is_random(pipeline) {
         params["selection"] = json!(data.selection);
         params["validation_from_train"] = json!(data.validation_from_train);

@@ -170,6 +170,14 @@ fn out_of_range_settings_are_rejected() {
         ("training.beta2=1.5", "`training.beta2`: must be in [0, 1)"),
         ("name=../escape", "`name`"),
         (
+            "data.resize=[32, 32]",
+            "`data.resize`: applies to data.source parquet and image_folder only",
+        ),
+        (
+            "data.classes=3",
+            "`data.classes`: is 3, but the key applies to data.source idx only",
+        ),
+        (
             "reconstruction.pixel_noise_std=-0.1",
             "`reconstruction.pixel_noise_std`: must be a number of at least 0",
         ),
