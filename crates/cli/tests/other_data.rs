@@ -248,3 +248,35 @@ fn idx_parquet_and_folder_give_one_dataset() {
     assert_eq!(round_zero_digest(&store, "from-parquet"), idx);
     assert_eq!(round_zero_digest(&store, "from-folder"), idx);
 }
+
+#[test]
+fn offline_run_without_data_names_the_download_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let mut run = irl(&store);
+    run.env_remove("IRL_DATA_DIR")
+        .arg("run")
+        .arg(common::pipeline_file())
+        .arg("--set")
+        .arg("data.mirrors=[\"http://127.0.0.1:1/\"]");
+    let output = run.output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let folder = store.join("downloads/mnist");
+    assert!(
+        stderr.contains(&format!("in {} yourself", folder.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("train-labels-idx1-ubyte (sha256 65a50cbb"),
+        "{stderr}"
+    );
+    // Nothing was recorded: the next run starts the download again.
+    assert!(
+        !store.join("records").exists()
+            || std::fs::read_dir(store.join("records"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}

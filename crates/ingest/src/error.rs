@@ -130,6 +130,20 @@ pub enum IngestError {
     )]
     FolderMissing { dir: PathBuf, split: &'static str },
 
+    #[error(
+        "failed to download {dataset} file {file}: {}. Without network access, put the four \
+         files (gzip or raw) in {} yourself: {expected}",
+        failures.join("; "),
+        dir.display()
+    )]
+    DownloadFailed {
+        dataset: &'static str,
+        file: String,
+        failures: Vec<String>,
+        dir: PathBuf,
+        expected: String,
+    },
+
     #[error("failed to read Parquet table {}: {problem}", path.display())]
     InvalidTable { path: PathBuf, problem: String },
 

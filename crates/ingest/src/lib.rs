@@ -15,6 +15,7 @@
 //! ```
 
 mod card;
+mod download;
 mod error;
 mod files;
 mod idx;
@@ -29,6 +30,7 @@ use irl_store::{Dataset, Split};
 use sha2::{Digest, Sha256};
 
 pub use card::{SourceFile, card_table, sources_table};
+pub use download::{DownloadRequest, download};
 pub use error::{IngestError, MagicHint};
 pub use files::{KnownDataset, MnistFile, MnistFiles, locate, source_digests};
 pub use idx::IdxKind;

@@ -248,6 +248,12 @@ pub struct DataConfig {
     pub classes: u8,
     /// `parquet` and `image_folder` only: resize every image to [height, width].
     pub resize: Option<[u32; 2]>,
+    /// `mnist` and `fashion_mnist`: with no data folder given, fetch the files into the store's
+    /// `downloads/` folder.
+    pub download: bool,
+    /// Base addresses that serve the four files as `<base><name>.gz`, tried in order; by default
+    /// the dataset's public mirrors.
+    pub mirrors: Option<Vec<String>>,
 }
 
 impl Default for DataConfig {
@@ -261,6 +267,8 @@ impl Default for DataConfig {
             validation_from_train: None,
             classes: 10,
             resize: None,
+            download: true,
+            mirrors: None,
         }
     }
 }
@@ -294,6 +302,15 @@ impl DataSource {
             DataSource::Idx => SourceKind::Idx(IdxFormat::Any { classes }),
             DataSource::Parquet => SourceKind::Parquet,
             DataSource::ImageFolder => SourceKind::ImageFolder,
+        }
+    }
+
+    /// Returns the published dataset of the source, whose files can be downloaded.
+    pub fn known_dataset(self) -> Option<irl_ingest::KnownDataset> {
+        match self {
+            DataSource::Mnist => Some(irl_ingest::KnownDataset::Mnist),
+            DataSource::FashionMnist => Some(irl_ingest::KnownDataset::FashionMnist),
+            DataSource::Idx | DataSource::Parquet | DataSource::ImageFolder => None,
         }
     }
 

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 pub enum RunError {
     #[error(
         "no data folder given: set data.dir in the pipeline file, pass --data-dir DIR, or set \
-         IRL_DATA_DIR to a folder with the four MNIST IDX files (train-images-idx3-ubyte, \
-         train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; gzip or raw)"
+         IRL_DATA_DIR to the folder with the data (for IDX sources the four files \
+         train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, \
+         t10k-labels-idx1-ubyte, gzip or raw). MNIST and Fashion-MNIST are downloaded into the \
+         store when data.download is true"
     )]
     NoDataDir,
     #[error(

@@ -7,7 +7,7 @@
 //! its slot held another key before, the log names the key inputs that changed.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -154,7 +154,7 @@ impl Runner<'_> {
         // `irl explain` of the run find it again.
         let data_dir = self.data_dir();
         let mut resolved = pipeline.clone();
-        if let Ok(dir) = &data_dir {
+        if let Ok((dir, _)) = &data_dir {
             resolved.data.dir = Some(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()));
         }
         let yaml = crate::load::to_yaml(&resolved);
@@ -168,6 +168,15 @@ impl Runner<'_> {
 
         // Round 0: the original data. Without the data folder, explain and refresh fall back to
         // the key the run recorded for its ingest stage.
+        let writes = matches!(options.mode, Mode::Full | Mode::Single { .. });
+        let data_dir = match data_dir {
+            Ok((dir, Some(dataset))) if writes => self.download(dataset, &dir).map(|()| dir),
+            // Explain and refresh download nothing; a download folder that is not complete yet
+            // counts as no data folder.
+            Ok((dir, Some(_))) if !dir.exists() => Err(RunError::NoDataDir),
+            Ok((dir, _)) => Ok(dir),
+            Err(error) => Err(error),
+        };
         let (files, key) = match data_dir {
             Ok(dir) => {
                 let kind = pipeline.data.source.kind(pipeline.data.classes);
@@ -445,17 +454,43 @@ impl Runner<'_> {
             .map(|record| record.key_inputs))
     }
 
-    fn data_dir(&self) -> Result<PathBuf, RunError> {
+    /// Returns the data folder, and the dataset to download into it when it is the store's
+    /// download folder.
+    fn data_dir(&self) -> Result<(PathBuf, Option<irl_ingest::KnownDataset>), RunError> {
         if let Some(dir) = &self.options.data_dir {
-            return Ok(dir.clone());
+            return Ok((dir.clone(), None));
         }
         if let Some(dir) = &self.pipeline.data.dir {
-            return Ok(dir.clone());
+            return Ok((dir.clone(), None));
         }
         if let Some(dir) = std::env::var_os("IRL_DATA_DIR") {
-            return Ok(PathBuf::from(dir));
+            return Ok((PathBuf::from(dir), None));
         }
-        Err(RunError::NoDataDir)
+        match self.pipeline.data.source.known_dataset() {
+            Some(dataset) if self.pipeline.data.download => {
+                let folder = dataset.name().to_lowercase();
+                Ok((
+                    self.store.root().join("downloads").join(folder),
+                    Some(dataset),
+                ))
+            }
+            _ => Err(RunError::NoDataDir),
+        }
+    }
+
+    /// Fetches the files of `dataset` into `dir` that it lacks.
+    fn download(&self, dataset: irl_ingest::KnownDataset, dir: &Path) -> Result<(), RunError> {
+        let mirrors = match &self.pipeline.data.mirrors {
+            Some(mirrors) => mirrors.clone(),
+            None => dataset.default_mirrors(),
+        };
+        irl_ingest::download(&irl_ingest::DownloadRequest {
+            dataset,
+            dir,
+            mirrors: &mirrors,
+            attempts: 3,
+        })?;
+        Ok(())
     }
 
     /// Marks the round where the rule fires; returns true when it fired at `iteration`.
