@@ -251,10 +251,18 @@ fn run_pipeline(store: &Store, args: &PipelineArgs, mode: Mode) -> Result<()> {
         .filter(|stage| matches!(stage.status, StageStatus::Ran { .. }))
         .count();
     let reused = summary.stages.len() - ran;
+    let counted = |count: usize, noun: &str| {
+        if count == 1 {
+            format!("{count} {noun}")
+        } else {
+            format!("{count} {noun}s")
+        }
+    };
     eprintln!(
-        "run {}: {} rounds done, {ran} stages ran, {reused} reused{}",
+        "run {}: {} done, {} ran, {reused} reused{}",
         pipeline.name,
-        summary.rounds_done,
+        counted(summary.rounds_done as usize, "round"),
+        counted(ran, "stage"),
         match summary.converged_at {
             Some(round) => format!(", converged at round {round}"),
             None => String::new(),

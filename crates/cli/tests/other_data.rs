@@ -106,7 +106,7 @@ fn fashion_mnist_runs_a_round() {
     }
     let output = check(run);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("run fashion-ae: 1 rounds done"), "{stderr}");
+    assert!(stderr.contains("run fashion-ae: 1 round done"), "{stderr}");
 
     // MNIST's files are not Fashion-MNIST's: the digest check names the dataset.
     let mut wrong = irl(&store);

@@ -93,7 +93,7 @@ pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Pipeline, 
         classify(origin, error.path().to_string(), error.inner().to_string())
     })?;
     if overrides.is_empty() {
-        return checked(pipeline, path);
+        return checked(pipeline, path, overrides);
     }
 
     let mut value = serde_yaml::to_value(&pipeline).expect("a pipeline encodes as YAML");
@@ -115,28 +115,37 @@ pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Pipeline, 
     }
     let pipeline: Pipeline =
         serde_yaml::from_value(value).expect("checked after the last override");
-    checked(pipeline, path)
+    checked(pipeline, path, overrides)
 }
 
 /// Checks the ranges and combinations of settings, then fills in the defaults that depend on
 /// the model kind.
-fn checked(pipeline: Pipeline, path: &Path) -> Result<Pipeline, PipelineError> {
-    pipeline
-        .validate()
-        .map_err(|(key, message)| invalid_setting(path, key, message))?;
+/// A rejected value that came from an override is reported as that override.
+fn checked(
+    pipeline: Pipeline,
+    path: &Path,
+    overrides: &[String],
+) -> Result<Pipeline, PipelineError> {
+    pipeline.validate().map_err(|(key, message)| {
+        let from_override = overrides
+            .iter()
+            .rev()
+            .find(|text| text.split_once('=').is_some_and(|(name, _)| name == key));
+        let origin = match from_override {
+            Some(text) => Origin::Override(text.clone()),
+            None => Origin::File {
+                path: path.to_path_buf(),
+                line: None,
+                column: None,
+            },
+        };
+        PipelineError::InvalidValue {
+            origin: Box::new(origin),
+            key: key.to_string(),
+            message,
+        }
+    })?;
     Ok(pipeline.resolved())
-}
-
-fn invalid_setting(path: &Path, key: &str, message: String) -> PipelineError {
-    PipelineError::InvalidValue {
-        origin: Box::new(Origin::File {
-            path: path.to_path_buf(),
-            line: None,
-            column: None,
-        }),
-        key: key.to_string(),
-        message,
-    }
 }
 
 fn set_dotted(root: &mut Value, key: &str, new: Value) {

@@ -726,6 +726,17 @@ impl Runner<'_> {
         status: StageStatus,
     ) -> Result<(), RunError> {
         self.push(slot, Some(key), status);
+        // Refreshing reads the stages without running them, so their recorded outcome stays.
+        if self.options.mode == Mode::Refresh
+            && outcome == Outcome::Reused
+            && self
+                .state
+                .slots
+                .get(slot)
+                .is_some_and(|previous| previous.key == key)
+        {
+            return Ok(());
+        }
         self.state.slots.insert(
             slot.to_string(),
             SlotState {

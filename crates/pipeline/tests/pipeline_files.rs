@@ -186,10 +186,17 @@ fn out_of_range_settings_are_rejected() {
         let message = error("name: study\n", &[text]);
         assert!(message.contains(expected), "{text}: {message}");
         assert!(
-            message.starts_with("pipelines/study.yaml: "),
+            message.starts_with(&format!("--set {text}: ")),
             "{text}: {message}"
         );
     }
+
+    // A value from the file is reported as the file's.
+    let message = error("name: study\ntraining:\n  epochs: 0\n", &[]);
+    assert!(
+        message.starts_with("pipelines/study.yaml: invalid value for `training.epochs`"),
+        "{message}"
+    );
 }
 
 #[test]

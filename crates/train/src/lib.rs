@@ -130,7 +130,7 @@ pub enum TrainError {
     },
     #[error(
         "round {round}, epoch {epoch}, batch {batch}: the {quantity} is not finite ({value}); {}. \
-         Lower training.learning_rate and run again; finished epochs are kept",
+         Lower training.learning_rate and run again; the stages before this one are reused",
         last_finite_text(.last_finite)
     )]
     NonFinite {
