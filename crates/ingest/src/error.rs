@@ -1,4 +1,4 @@
-//! The errors of reading MNIST, one variant per problem.
+//! The errors of reading the round-0 data, one variant per problem.
 //!
 //! Each message names the file and the values involved and ends with what to do next, because
 //! the usual cause is a broken or wrong download that the user has to replace by hand.
@@ -8,25 +8,25 @@ use std::path::PathBuf;
 use crate::files::MnistFile;
 use crate::idx::IdxKind;
 
-/// A problem that stops MNIST from being read.
+/// A problem that stops the round-0 data from being read.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error(
-        "MNIST directory {} not found. Create it and put the four MNIST files in it: {}",
+        "data folder {} not found. Create it and put the four IDX files in it: {}",
         dir.display(),
         MnistFile::expected_names()
     )]
     DirectoryNotFound { dir: PathBuf },
 
     #[error(
-        "MNIST path {} is not a directory. Give the directory that contains the four MNIST files: {}",
+        "data folder {} is not a directory. Give the folder that contains the four IDX files: {}",
         dir.display(),
         MnistFile::expected_names()
     )]
     NotADirectory { dir: PathBuf },
 
     #[error(
-        "MNIST directory {} is missing {}. It must contain the four MNIST files: {}",
+        "data folder {} is missing {}. It must contain the four IDX files: {}",
         dir.display(),
         missing.join(", "),
         MnistFile::expected_names()
@@ -50,11 +50,11 @@ pub enum IngestError {
         source: std::io::Error,
     },
 
-    #[error("MNIST file {} is empty (0 bytes). Download the file again", path.display())]
+    #[error("IDX file {} is empty (0 bytes). Download the file again", path.display())]
     EmptyFile { path: PathBuf },
 
     #[error(
-        "MNIST file {} is too short for an IDX header: its uncompressed data has {actual} bytes, but the header of an IDX {kind} file needs {expected}. Download the file again",
+        "IDX file {} is too short for an IDX header: its uncompressed data has {actual} bytes, but the header of an IDX {kind} file needs {expected}. Download the file again",
         path.display()
     )]
     HeaderTruncated {
@@ -65,7 +65,7 @@ pub enum IngestError {
     },
 
     #[error(
-        "MNIST file {} has magic number {}, expected 0x{expected:08x} for an IDX {kind} file (unsigned bytes, {}).{}",
+        "IDX file {} has magic number {}, expected 0x{expected:08x} for an IDX {kind} file (unsigned bytes, {}).{}",
         path.display(),
         describe_magic(*found),
         counted(kind.dimensions().into(), "dimension"),
@@ -80,7 +80,7 @@ pub enum IngestError {
     },
 
     #[error(
-        "MNIST file {} contains {rows}x{columns} images, but MNIST and Fashion-MNIST images are 28x28. Use the original image file, or set data.source to idx for IDX files of another size",
+        "IDX file {} contains {rows}x{columns} images, but MNIST and Fashion-MNIST images are 28x28. Use the original image file, or set data.source to idx for IDX files of another size",
         path.display()
     )]
     WrongImageSize {
@@ -90,7 +90,7 @@ pub enum IngestError {
     },
 
     #[error(
-        "MNIST file {} is truncated: its header declares {count} {}, so its uncompressed data should be {expected} bytes long including the header, but it is {actual} bytes. Download the file again",
+        "IDX file {} is truncated: its header declares {count} {}, so its uncompressed data should be {expected} bytes long including the header, but it is {actual} bytes. Download the file again",
         path.display(),
         kind.item_plural()
     )]
@@ -103,7 +103,7 @@ pub enum IngestError {
     },
 
     #[error(
-        "MNIST file {} has {} after its last item: its header declares {count} {}, so its uncompressed data should be {expected} bytes long including the header, but it is {actual} bytes. Download the file again",
+        "IDX file {} has {} after its last item: its header declares {count} {}, so its uncompressed data should be {expected} bytes long including the header, but it is {actual} bytes. Download the file again",
         path.display(),
         counted(actual - expected, "byte"),
         kind.item_plural()
@@ -226,7 +226,7 @@ pub enum IngestError {
     },
 
     #[error(
-        "MNIST image file {} contains {images} images but label file {} contains {labels} labels. Both files must come from the same split of the original MNIST",
+        "IDX image file {} contains {images} images but label file {} contains {labels} labels. Both files must come from the same split of the same dataset",
         images_path.display(),
         labels_path.display()
     )]
@@ -238,7 +238,7 @@ pub enum IngestError {
     },
 
     #[error(
-        "MNIST label file {} has label {value} at index {index}, but the labels of this dataset are 0 to {}. Download the file again, or set data.classes to the number of classes",
+        "IDX label file {} has label {value} at index {index}, but the labels of this dataset are 0 to {}. Download the file again, or set data.classes to the number of classes",
         path.display(),
         classes - 1
     )]
