@@ -3,7 +3,8 @@
 //!
 //! `dataset-card.parquet` has one row per split and class: the class count, the split's image
 //! count and shape, and the range and mean of its pixel values. `source-files.parquet` has one
-//! row per file read: its name, size on disk, and the SHA-256 of its uncompressed bytes.
+//! row per file read: its name, size on disk, and the SHA-256 of its bytes (decompressed first
+//! for gzip IDX files).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ pub struct SourceFile {
     pub name: String,
     /// Size on disk in bytes.
     pub bytes: u64,
-    /// SHA-256 of the uncompressed bytes, in lowercase hex.
+    /// SHA-256 of the file's bytes, decompressed first for gzip IDX files, in lowercase hex.
     pub sha256: String,
     /// True when the digest was checked against a published one.
     pub verified: bool,
