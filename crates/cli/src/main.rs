@@ -97,6 +97,9 @@ enum Command {
     },
     /// Run only the ingest stage of a pipeline.
     Ingest(PipelineArgs),
+    /// Run only the reference stage: train the reference classifier on the original training
+    /// images and measure round 0; ingest must have run.
+    Reference(PipelineArgs),
     /// Run only the train stage of one round; earlier stages must have run.
     Train {
         #[command(flatten)]
@@ -178,6 +181,14 @@ fn run_cli() -> Result<()> {
             &args,
             Mode::Single {
                 stage: StageKind::Ingest,
+                iteration: 0,
+            },
+        ),
+        Command::Reference(args) => run_pipeline(
+            &store,
+            &args,
+            Mode::Single {
+                stage: StageKind::Reference,
                 iteration: 0,
             },
         ),

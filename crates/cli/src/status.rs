@@ -70,7 +70,8 @@ pub fn print(store: &Store, run: &str) -> Result<()> {
     Ok(())
 }
 
-/// Orders slots as the chain runs them: by round, then ingest, train, reconstruct, evaluate, and
+/// Orders slots as the chain runs them: by round, then ingest, reference, train, reconstruct,
+/// evaluate, and
 /// the report last.
 fn chain_position(slot: &str) -> (u32, usize) {
     let Some((round, stage)) = slot
@@ -79,7 +80,7 @@ fn chain_position(slot: &str) -> (u32, usize) {
     else {
         return (u32::MAX, 0);
     };
-    let order = ["ingest", "train", "reconstruct", "evaluate"];
+    let order = ["ingest", "reference", "train", "reconstruct", "evaluate"];
     let rank = order
         .iter()
         .position(|name| *name == stage)

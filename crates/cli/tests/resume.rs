@@ -62,9 +62,11 @@ fn killed_run_resumes_to_same_artifacts() {
     let reference = dir.path().join("uninterrupted");
     check(run_command(&reference, &overrides()));
     let expected = stage_outputs(&reference, "mnist-ae");
-    // Ingest: dataset, labels, preview, card, source files. Each round: model, dataset,
-    // preview, metrics.
-    assert_eq!(expected.len(), 5 + 2 * 4, "{expected:?}");
+    // Ingest: dataset, labels, preview, card, source files. Reference: classifier,
+    // predictions, class recall, confusion, spread. Each round: model, dataset, preview, and
+    // the evaluate stage's metrics, predictions, class recall, confusion, spread and probe
+    // latents.
+    assert_eq!(expected.len(), 5 + 5 + 2 * 9, "{expected:?}");
 
     // Kill during round 2's training, once its first epoch checkpoint exists.
     let store = dir.path().join("interrupted");

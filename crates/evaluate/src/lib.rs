@@ -25,21 +25,31 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow::array::{
+    Array, ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
 use arrow::datatypes::{DataType, Field, Schema};
 use irl_store::latents::SplitLatents;
 use irl_store::table::{self, TableError};
 use irl_store::{Dataset, SplitName};
 
+pub mod retention;
+pub mod stability;
+pub mod stats;
+pub mod tables;
+
 /// Version of the evaluate stage's meaning; part of its cache key.
-pub const STAGE_VERSION: u32 = 2;
+pub const STAGE_VERSION: u32 = 3;
+
+/// Version of the reference stage's meaning (the classifier and the round-0 measurements).
+pub const REFERENCE_VERSION: u32 = 2;
 
 /// A latent dimension is active when the variance of its posterior mean over the data exceeds
 /// this (Burda et al., 2016).
 pub const ACTIVE_UNIT_THRESHOLD: f64 = 0.01;
 
 /// Metrics of one round and split; see the crate docs for the formulas.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RoundMetrics {
     /// Round, 1-based.
     pub iteration: u32,
@@ -54,6 +64,33 @@ pub struct RoundMetrics {
     pub kl: Option<f64>,
     /// VAE only: latent dimensions whose posterior mean varies over the data.
     pub active_units: Option<u32>,
+    /// Total variance of the round's input, the divisor of `normalised_loss`.
+    pub input_variance: Option<f64>,
+    pub normalised_loss: Option<f64>,
+    /// Quantiles of the per-image squared error of the output against the original images.
+    pub original_error_p50: Option<f64>,
+    pub original_error_p90: Option<f64>,
+    pub original_error_p99: Option<f64>,
+    pub original_error_max: Option<f64>,
+    /// Test rows: the round's model on the original test images.
+    pub model_on_original_loss: Option<f64>,
+    /// The reference classifier on the round's output.
+    pub class_accuracy: Option<f64>,
+    pub predicted_entropy: Option<f64>,
+    pub changed_predictions: Option<u64>,
+    /// Test rows, on the probe set's latents.
+    pub cka_previous: Option<f64>,
+    pub cka_first: Option<f64>,
+    pub cka_previous_debiased: Option<f64>,
+    pub cka_first_debiased: Option<f64>,
+    pub linear_probe_accuracy: Option<f64>,
+    pub knn_accuracy: Option<f64>,
+    /// Test rows: spread of the round's images (to round 0) and latents (to round 1), all
+    /// classes together.
+    pub image_trace_ratio: Option<f64>,
+    pub image_effective_rank_ratio: Option<f64>,
+    pub latent_trace_ratio: Option<f64>,
+    pub latent_effective_rank_ratio: Option<f64>,
 }
 
 /// Inputs that do not fit together.
@@ -108,6 +145,10 @@ pub fn evaluate(
             }
         }
         let recon_loss = input.mean_image_squared_distance(&output.images);
+        let input_variance = total_variance(&input.images, input.image_len());
+        let mut errors =
+            per_image_squared_errors(&original.images, &output.images, input.image_len());
+        errors.sort_by(f64::total_cmp);
         let mut row = RoundMetrics {
             iteration,
             split,
@@ -115,9 +156,13 @@ pub fn evaluate(
             recon_loss,
             loss_vs_original: original.mean_image_squared_distance(&output.images),
             mean_sq_change: recon_loss / input.image_len().max(1) as f64,
-            reconstruction_term: None,
-            kl: None,
-            active_units: None,
+            input_variance: Some(input_variance),
+            normalised_loss: (input_variance > 0.0).then(|| recon_loss / input_variance),
+            original_error_p50: Some(stats::quantile(&errors, 0.5)),
+            original_error_p90: Some(stats::quantile(&errors, 0.9)),
+            original_error_p99: Some(stats::quantile(&errors, 0.99)),
+            original_error_max: errors.last().copied(),
+            ..RoundMetrics::default()
         };
         if let Some(latents) = latents {
             let latents = latents
@@ -138,6 +183,46 @@ pub fn evaluate(
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// Total variance of images of `len` values each: the mean over the images of the squared
+/// distance to the mean image, which is the trace of their covariance.
+pub fn total_variance(images: &[f32], len: usize) -> f64 {
+    let count = images.len() / len.max(1);
+    if count == 0 {
+        return 0.0;
+    }
+    let mut mean = vec![0.0f64; len];
+    for image in images.chunks(len) {
+        for (m, v) in mean.iter_mut().zip(image) {
+            *m += f64::from(*v);
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= count as f64);
+    let total: f64 = images
+        .chunks(len)
+        .map(|image| {
+            image
+                .iter()
+                .zip(&mean)
+                .map(|(v, m)| (f64::from(*v) - m).powi(2))
+                .sum::<f64>()
+        })
+        .sum();
+    total / count as f64
+}
+
+/// Squared error summed over each image's `len` values, per image.
+pub fn per_image_squared_errors(a: &[f32], b: &[f32], len: usize) -> Vec<f64> {
+    a.chunks(len.max(1))
+        .zip(b.chunks(len.max(1)))
+        .map(|(x, y)| {
+            x.iter()
+                .zip(y)
+                .map(|(p, q)| (f64::from(*p) - f64::from(*q)).powi(2))
+                .sum()
+        })
+        .collect()
 }
 
 fn mean(values: &[f64]) -> f64 {
@@ -163,98 +248,254 @@ pub fn active_units(means: &[f32], dim: usize) -> u32 {
     active
 }
 
-fn schema() -> Arc<Schema> {
-    Arc::new(Schema::new(vec![
-        Field::new("iteration", DataType::UInt32, false),
-        Field::new("split", DataType::Utf8, false),
-        Field::new("images", DataType::UInt64, false),
-        Field::new("recon_loss", DataType::Float64, false),
-        Field::new("loss_vs_original", DataType::Float64, false),
-        Field::new("mean_sq_change", DataType::Float64, false),
-        Field::new("reconstruction_term", DataType::Float64, true),
-        Field::new("kl", DataType::Float64, true),
-        Field::new("active_units", DataType::UInt32, true),
-    ]))
+/// Columns of type Float64 that may be null, with their getters and setters.
+type OptionalColumn = (
+    &'static str,
+    fn(&RoundMetrics) -> Option<f64>,
+    fn(&mut RoundMetrics, Option<f64>),
+);
+
+const OPTIONAL_COLUMNS: [OptionalColumn; 21] = [
+    (
+        "reconstruction_term",
+        |r| r.reconstruction_term,
+        |r, v| r.reconstruction_term = v,
+    ),
+    ("kl", |r| r.kl, |r, v| r.kl = v),
+    (
+        "input_variance",
+        |r| r.input_variance,
+        |r, v| r.input_variance = v,
+    ),
+    (
+        "normalised_loss",
+        |r| r.normalised_loss,
+        |r, v| r.normalised_loss = v,
+    ),
+    (
+        "original_error_p50",
+        |r| r.original_error_p50,
+        |r, v| r.original_error_p50 = v,
+    ),
+    (
+        "original_error_p90",
+        |r| r.original_error_p90,
+        |r, v| r.original_error_p90 = v,
+    ),
+    (
+        "original_error_p99",
+        |r| r.original_error_p99,
+        |r, v| r.original_error_p99 = v,
+    ),
+    (
+        "original_error_max",
+        |r| r.original_error_max,
+        |r, v| r.original_error_max = v,
+    ),
+    (
+        "model_on_original_loss",
+        |r| r.model_on_original_loss,
+        |r, v| r.model_on_original_loss = v,
+    ),
+    (
+        "class_accuracy",
+        |r| r.class_accuracy,
+        |r, v| r.class_accuracy = v,
+    ),
+    (
+        "predicted_entropy",
+        |r| r.predicted_entropy,
+        |r, v| r.predicted_entropy = v,
+    ),
+    (
+        "cka_previous",
+        |r| r.cka_previous,
+        |r, v| r.cka_previous = v,
+    ),
+    ("cka_first", |r| r.cka_first, |r, v| r.cka_first = v),
+    (
+        "cka_previous_debiased",
+        |r| r.cka_previous_debiased,
+        |r, v| r.cka_previous_debiased = v,
+    ),
+    (
+        "cka_first_debiased",
+        |r| r.cka_first_debiased,
+        |r, v| r.cka_first_debiased = v,
+    ),
+    (
+        "linear_probe_accuracy",
+        |r| r.linear_probe_accuracy,
+        |r, v| r.linear_probe_accuracy = v,
+    ),
+    (
+        "knn_accuracy",
+        |r| r.knn_accuracy,
+        |r, v| r.knn_accuracy = v,
+    ),
+    (
+        "image_trace_ratio",
+        |r| r.image_trace_ratio,
+        |r, v| r.image_trace_ratio = v,
+    ),
+    (
+        "image_effective_rank_ratio",
+        |r| r.image_effective_rank_ratio,
+        |r, v| r.image_effective_rank_ratio = v,
+    ),
+    (
+        "latent_trace_ratio",
+        |r| r.latent_trace_ratio,
+        |r, v| r.latent_trace_ratio = v,
+    ),
+    (
+        "latent_effective_rank_ratio",
+        |r| r.latent_effective_rank_ratio,
+        |r, v| r.latent_effective_rank_ratio = v,
+    ),
+];
+
+/// The columns of a metrics table, in order, for `rows`. The run-level table appends its
+/// convergence columns to these.
+pub fn metrics_columns(rows: &[RoundMetrics]) -> Vec<(Field, ArrayRef)> {
+    let mut columns: Vec<(Field, ArrayRef)> = vec![
+        (
+            Field::new("iteration", DataType::UInt32, false),
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|r| r.iteration),
+            )),
+        ),
+        (
+            Field::new("split", DataType::Utf8, false),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.split.as_str()),
+            )),
+        ),
+        (
+            Field::new("images", DataType::UInt64, false),
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.images))),
+        ),
+        (
+            Field::new("recon_loss", DataType::Float64, false),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.recon_loss),
+            )),
+        ),
+        (
+            Field::new("loss_vs_original", DataType::Float64, false),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.loss_vs_original),
+            )),
+        ),
+        (
+            Field::new("mean_sq_change", DataType::Float64, false),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.mean_sq_change),
+            )),
+        ),
+        (
+            Field::new("active_units", DataType::UInt32, true),
+            Arc::new(UInt32Array::from_iter(rows.iter().map(|r| r.active_units))),
+        ),
+        (
+            Field::new("changed_predictions", DataType::UInt64, true),
+            Arc::new(UInt64Array::from_iter(
+                rows.iter().map(|r| r.changed_predictions),
+            )),
+        ),
+    ];
+    for (name, get, _) in OPTIONAL_COLUMNS {
+        columns.push((
+            Field::new(name, DataType::Float64, true),
+            Arc::new(Float64Array::from_iter(rows.iter().map(get))),
+        ));
+    }
+    columns
+}
+
+/// Builds a record batch of `columns`; `name` labels errors.
+pub fn record_batch(
+    name: &str,
+    columns: Vec<(Field, ArrayRef)>,
+) -> Result<(Arc<Schema>, RecordBatch), TableError> {
+    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
+    let schema = Arc::new(Schema::new(fields));
+    let batch =
+        RecordBatch::try_new(schema.clone(), arrays).map_err(|source| TableError::Arrow {
+            name: name.into(),
+            source,
+        })?;
+    Ok((schema, batch))
 }
 
 /// Encodes metric rows as a Parquet table with the columns of [`RoundMetrics`].
 pub fn metrics_table(rows: &[RoundMetrics]) -> Result<Vec<u8>, TableError> {
-    let schema = schema();
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(UInt32Array::from_iter_values(
-                rows.iter().map(|r| r.iteration),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| r.split.as_str()),
-            )),
-            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.images))),
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.recon_loss),
-            )),
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.loss_vs_original),
-            )),
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.mean_sq_change),
-            )),
-            Arc::new(Float64Array::from_iter(
-                rows.iter().map(|r| r.reconstruction_term),
-            )),
-            Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.kl))),
-            Arc::new(UInt32Array::from_iter(rows.iter().map(|r| r.active_units))),
-        ],
-    )
-    .map_err(|source| TableError::Arrow {
-        name: "metrics".into(),
-        source,
-    })?;
+    let (schema, batch) = record_batch("metrics", metrics_columns(rows))?;
     table::to_parquet("metrics", schema, &[batch])
 }
 
-/// Decodes a table written by [`metrics_table`].
-pub fn read_metrics_table(bytes: Vec<u8>) -> Result<Vec<RoundMetrics>, TableError> {
+/// Decodes the metric rows of `batch`, a batch of a table written by [`metrics_table`] or of a
+/// table with more columns. Optional columns that are absent read as null.
+pub fn read_metrics_batch(batch: &RecordBatch) -> Result<Vec<RoundMetrics>, TableError> {
     let invalid = |problem: &str| TableError::Arrow {
         name: "metrics".into(),
         source: arrow::error::ArrowError::SchemaError(problem.to_string()),
     };
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| invalid(&format!("column {name} is missing")))
+    };
+    let iteration = downcast::<UInt32Array>(column("iteration")?, &invalid)?;
+    let split = downcast::<StringArray>(column("split")?, &invalid)?;
+    let images = downcast::<UInt64Array>(column("images")?, &invalid)?;
+    let recon = downcast::<Float64Array>(column("recon_loss")?, &invalid)?;
+    let original = downcast::<Float64Array>(column("loss_vs_original")?, &invalid)?;
+    let change = downcast::<Float64Array>(column("mean_sq_change")?, &invalid)?;
+    let active = downcast::<UInt32Array>(column("active_units")?, &invalid)?;
+    let changed = match batch.column_by_name("changed_predictions") {
+        Some(array) => Some(downcast::<UInt64Array>(array, &invalid)?),
+        None => None,
+    };
+    let mut optional = Vec::new();
+    for (name, _, set) in OPTIONAL_COLUMNS {
+        if let Some(array) = batch.column_by_name(name) {
+            optional.push((downcast::<Float64Array>(array, &invalid)?, set));
+        }
+    }
+    let mut rows = Vec::new();
+    for row in 0..batch.num_rows() {
+        let split = match split.value(row) {
+            "train" => SplitName::Train,
+            "test" => SplitName::Test,
+            other => return Err(invalid(&format!("unknown split {other:?}"))),
+        };
+        let mut metrics = RoundMetrics {
+            iteration: iteration.value(row),
+            split,
+            images: images.value(row),
+            recon_loss: recon.value(row),
+            loss_vs_original: original.value(row),
+            mean_sq_change: change.value(row),
+            active_units: active.is_valid(row).then(|| active.value(row)),
+            changed_predictions: changed
+                .filter(|array| array.is_valid(row))
+                .map(|array| array.value(row)),
+            ..RoundMetrics::default()
+        };
+        for (array, set) in &optional {
+            set(&mut metrics, array.is_valid(row).then(|| array.value(row)));
+        }
+        rows.push(metrics);
+    }
+    Ok(rows)
+}
+
+/// Decodes a table written by [`metrics_table`].
+pub fn read_metrics_table(bytes: Vec<u8>) -> Result<Vec<RoundMetrics>, TableError> {
     let mut rows = Vec::new();
     for batch in table::from_parquet("metrics", bytes)? {
-        let column = |name: &str| {
-            batch
-                .column_by_name(name)
-                .ok_or_else(|| invalid(&format!("column {name} is missing")))
-        };
-        let iteration = downcast::<UInt32Array>(column("iteration")?, &invalid)?;
-        let split = downcast::<StringArray>(column("split")?, &invalid)?;
-        let images = downcast::<UInt64Array>(column("images")?, &invalid)?;
-        let recon = downcast::<Float64Array>(column("recon_loss")?, &invalid)?;
-        let original = downcast::<Float64Array>(column("loss_vs_original")?, &invalid)?;
-        let change = downcast::<Float64Array>(column("mean_sq_change")?, &invalid)?;
-        let term = downcast::<Float64Array>(column("reconstruction_term")?, &invalid)?;
-        let kl = downcast::<Float64Array>(column("kl")?, &invalid)?;
-        let active = downcast::<UInt32Array>(column("active_units")?, &invalid)?;
-        let optional =
-            |array: &Float64Array, row: usize| array.is_valid(row).then(|| array.value(row));
-        for row in 0..batch.num_rows() {
-            let split = match split.value(row) {
-                "train" => SplitName::Train,
-                "test" => SplitName::Test,
-                other => return Err(invalid(&format!("unknown split {other:?}"))),
-            };
-            rows.push(RoundMetrics {
-                iteration: iteration.value(row),
-                split,
-                images: images.value(row),
-                recon_loss: recon.value(row),
-                loss_vs_original: original.value(row),
-                mean_sq_change: change.value(row),
-                reconstruction_term: optional(term, row),
-                kl: optional(kl, row),
-                active_units: active.is_valid(row).then(|| active.value(row)),
-            });
-        }
+        rows.extend(read_metrics_batch(&batch)?);
     }
     Ok(rows)
 }

@@ -115,6 +115,91 @@ pub fn vae_pass(
     pass
 }
 
-fn to_f32(data: TensorData) -> Vec<f32> {
+pub(crate) fn to_f32(data: TensorData) -> Vec<f32> {
     data.try_into_vec::<f32>().expect("model outputs are f32")
+}
+
+/// Latents and evaluation-mode reconstructions of a split, from [`encode_and_reconstruct`].
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// [N, d] row-major: the autoencoder's latent, or the mean of the VAE's q(z|x).
+    pub latents: Vec<f32>,
+    pub latent_dim: usize,
+    /// Decoded latents, row-major, in the order of the split.
+    pub reconstructions: Vec<f32>,
+}
+
+/// A trained model of the loop, ready for inference.
+#[derive(Debug)]
+pub enum LoopModel {
+    ConvAe(ConvAutoencoder),
+    Vae(ConvVae),
+}
+
+impl LoopModel {
+    /// Builds the model that `spec` describes for images of `image_shape` and loads `weights`
+    /// (safetensors bytes; `origin` names them in errors).
+    pub fn load(
+        spec: &crate::ModelSpec,
+        image_shape: [usize; 3],
+        weights: Vec<u8>,
+        origin: &str,
+        device: &Device,
+    ) -> Result<Self, crate::weights::WeightsError> {
+        let architecture = spec.architecture();
+        Ok(match spec {
+            crate::ModelSpec::ConvAe { .. } => LoopModel::ConvAe(
+                crate::weights::load_safetensors(
+                    architecture.init(image_shape, device),
+                    weights,
+                    origin,
+                )?
+                .valid(),
+            ),
+            crate::ModelSpec::Vae { .. } => LoopModel::Vae(
+                crate::weights::load_safetensors(
+                    architecture.init_vae(image_shape, device),
+                    weights,
+                    origin,
+                )?
+                .valid(),
+            ),
+        })
+    }
+
+    /// Encodes the images at `indices` of `split` and decodes the latents again, in evaluation
+    /// mode, `batch_size` images at a time. The VAE uses the mean of q(z|x), so the result is
+    /// deterministic.
+    pub fn encode_and_reconstruct(
+        &self,
+        split: &Split,
+        indices: &[usize],
+        device: &Device,
+        batch_size: usize,
+    ) -> Encoded {
+        let mut encoded = Encoded {
+            latents: Vec::new(),
+            latent_dim: 0,
+            reconstructions: Vec::with_capacity(indices.len() * split.image_len()),
+        };
+        for chunk in indices.chunks(batch_size.max(1)) {
+            let images = batch_tensor(split, chunk, device); // [B, C, H, W]
+            let (latents, reconstruction) = match self {
+                LoopModel::ConvAe(model) => {
+                    let latents = model.encode(images); // [B, d]
+                    (latents.clone(), model.decode(latents))
+                }
+                LoopModel::Vae(model) => {
+                    let (mean, _) = model.encode(images); // [B, d]
+                    (mean.clone(), model.decode(mean))
+                }
+            };
+            encoded.latent_dim = latents.dims()[1];
+            encoded.latents.extend(to_f32(latents.into_data()));
+            encoded
+                .reconstructions
+                .extend(to_f32(reconstruction.into_data()));
+        }
+        encoded
+    }
 }

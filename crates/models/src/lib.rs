@@ -5,6 +5,7 @@
 //! multiplier so that the study can run on a CPU. The VAE shares its convolution stacks and
 //! ends the encoder in two linear heads, the mean and log-variance of q(z|x).
 
+pub mod classifier;
 pub mod conv_ae;
 pub mod infer;
 pub mod layers;
@@ -14,6 +15,7 @@ pub mod spec;
 pub mod vae;
 pub mod weights;
 
+pub use classifier::{Classifier, predict_split};
 pub use conv_ae::{ConvAutoencoder, ConvAutoencoderConfig, ModelConfigError};
 pub use loss::{
     ReconstructionTerm, VaeLoss, per_image_squared_error, reconstruction_loss, vae_loss,

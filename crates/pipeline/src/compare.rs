@@ -2,9 +2,7 @@
 
 use std::path::PathBuf;
 
-use arrow::array::{
-    Array, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
-};
+use arrow::array::{Array, BooleanArray, Float64Array, RecordBatch};
 use irl_report::ComparedRun;
 use irl_store::Store;
 use irl_store::table::{self, TableError};
@@ -36,7 +34,7 @@ pub fn compare(store: &Store, runs: &[String]) -> Result<PathBuf, RunError> {
         let converged_at = rows
             .iter()
             .filter(|row| row.converged)
-            .map(|row| row.iteration)
+            .map(|row| row.metrics.iteration)
             .min();
         compared.push(ComparedRun {
             name: run.clone(),
@@ -55,31 +53,13 @@ pub fn compare(store: &Store, runs: &[String]) -> Result<PathBuf, RunError> {
 pub fn read_run_metrics_table(bytes: Vec<u8>) -> Result<Vec<RunMetricsRow>, TableError> {
     let mut rows = Vec::new();
     for batch in table::from_parquet("metrics", bytes)? {
-        let iteration: UInt32Array = column(&batch, "iteration")?;
-        let split: StringArray = column(&batch, "split")?;
-        let images: UInt64Array = column(&batch, "images")?;
-        let recon: Float64Array = column(&batch, "recon_loss")?;
-        let original: Float64Array = column(&batch, "loss_vs_original")?;
-        let change: Float64Array = column(&batch, "mean_sq_change")?;
-        let term: Float64Array = column(&batch, "reconstruction_term")?;
-        let kl: Float64Array = column(&batch, "kl")?;
-        let active: UInt32Array = column(&batch, "active_units")?;
+        let metrics = irl_evaluate::read_metrics_batch(&batch)?;
         let relative: Float64Array = column(&batch, "relative_change")?;
         let converged: BooleanArray = column(&batch, "converged")?;
-        let optional =
-            |array: &Float64Array, row: usize| array.is_valid(row).then(|| array.value(row));
-        for row in 0..batch.num_rows() {
+        for (row, metrics) in metrics.into_iter().enumerate() {
             rows.push(RunMetricsRow {
-                iteration: iteration.value(row),
-                split: split.value(row).to_string(),
-                images: images.value(row),
-                recon_loss: recon.value(row),
-                loss_vs_original: original.value(row),
-                mean_sq_change: change.value(row),
-                reconstruction_term: optional(&term, row),
-                kl: optional(&kl, row),
-                active_units: active.is_valid(row).then(|| active.value(row)),
-                relative_change: optional(&relative, row),
+                metrics,
+                relative_change: relative.is_valid(row).then(|| relative.value(row)),
                 converged: converged.value(row),
             });
         }

@@ -28,6 +28,8 @@ pub struct Pipeline {
     #[serde(default)]
     pub reconstruction: ReconstructionConfig,
     #[serde(default)]
+    pub evaluation: EvaluationConfig,
+    #[serde(default)]
     pub report: ReportConfig,
 }
 
@@ -126,6 +128,33 @@ impl Pipeline {
             ));
         }
         at_least_one("reconstruction.batch_size", self.reconstruction.batch_size)?;
+        let evaluation = &self.evaluation;
+        if evaluation.probe_images < 4 {
+            return Err((
+                "evaluation.probe_images",
+                format!(
+                    "must be at least 4 (debiased CKA needs 4 images), found {}",
+                    evaluation.probe_images
+                ),
+            ));
+        }
+        at_least_one("evaluation.knn_k", evaluation.knn_k)?;
+        let l2 = evaluation.linear_probe_l2;
+        if !(l2.is_finite() && l2 >= 0.0) {
+            return Err((
+                "evaluation.linear_probe_l2",
+                format!("must be a number of at least 0, found {l2}"),
+            ));
+        }
+        at_least_one("evaluation.classifier.epochs", evaluation.classifier.epochs)?;
+        at_least_one(
+            "evaluation.classifier.batch_size",
+            evaluation.classifier.batch_size,
+        )?;
+        positive(
+            "evaluation.classifier.learning_rate",
+            evaluation.classifier.learning_rate,
+        )?;
         let noise = self.reconstruction.pixel_noise_std;
         if !(noise.is_finite() && noise >= 0.0) {
             return Err((
@@ -503,6 +532,53 @@ impl ReconstructionMode {
             ReconstructionMode::Deterministic => "deterministic",
             ReconstructionMode::PosteriorSample => "posterior_sample",
             ReconstructionMode::PosteriorMean => "posterior_mean",
+        }
+    }
+}
+
+/// The stability measurements of the evaluate stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvaluationConfig {
+    /// Original test images in the probe set whose latents every round compares (seeded sample).
+    pub probe_images: usize,
+    /// Neighbours of the k-nearest-neighbour probe of the latents.
+    pub knn_k: usize,
+    /// L2 penalty of the linear (logistic regression) probe of the latents.
+    pub linear_probe_l2: f64,
+    /// Training of the reference classifier.
+    pub classifier: ClassifierTraining,
+    /// After the last round, measure every round's model on every round's test images.
+    pub cross_round_losses: bool,
+}
+
+impl Default for EvaluationConfig {
+    fn default() -> Self {
+        Self {
+            probe_images: 2000,
+            knn_k: 5,
+            linear_probe_l2: 1e-3,
+            classifier: ClassifierTraining::default(),
+            cross_round_losses: false,
+        }
+    }
+}
+
+/// Training of the reference classifier, on the original training images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifierTraining {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+}
+
+impl Default for ClassifierTraining {
+    fn default() -> Self {
+        Self {
+            epochs: 3,
+            batch_size: 64,
+            learning_rate: 1e-3,
         }
     }
 }

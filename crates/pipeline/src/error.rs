@@ -44,6 +44,8 @@ pub enum RunError {
     #[error(transparent)]
     Train(#[from] irl_train::TrainError),
     #[error(transparent)]
+    Weights(#[from] irl_models::weights::WeightsError),
+    #[error(transparent)]
     Reconstruct(#[from] irl_reconstruct::ReconstructError),
     #[error(transparent)]
     Evaluate(#[from] irl_evaluate::EvaluateError),

@@ -11,19 +11,18 @@ use crate::tables::RunMetricsRow;
 pub fn metric_rows(metrics: &[RunMetricsRow]) -> Vec<MetricRow> {
     metrics
         .iter()
-        .map(|row| MetricRow {
-            iteration: row.iteration,
-            split: if row.split == "train" {
-                SplitName::Train
-            } else {
-                SplitName::Test
-            },
-            recon_loss: row.recon_loss,
-            loss_vs_original: row.loss_vs_original,
-            mean_sq_change: row.mean_sq_change,
-            reconstruction_term: row.reconstruction_term,
-            kl: row.kl,
-            active_units: row.active_units,
+        .map(|row| {
+            let row = &row.metrics;
+            MetricRow {
+                iteration: row.iteration,
+                split: row.split,
+                recon_loss: row.recon_loss,
+                loss_vs_original: row.loss_vs_original,
+                mean_sq_change: row.mean_sq_change,
+                reconstruction_term: row.reconstruction_term,
+                kl: row.kl,
+                active_units: row.active_units,
+            }
         })
         .collect()
 }

@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use irl_evaluate::tables::Predictions;
 use irl_store::{
-    Dataset, KeyInputs, ObjectRef, Outcome, RunState, SlotState, StageKey, StageRecord, Store,
+    Dataset, KeyInputs, ObjectRef, Outcome, RunState, SlotState, SplitName, StageKey, StageRecord,
+    Store,
 };
 
 use crate::backend::Backend;
@@ -237,10 +239,80 @@ impl Runner<'_> {
         )?;
 
         let mut original = DatasetHandle::stored(ingest.outputs["dataset"].clone());
+
+        // The reference classifier and round 0's class retention and image spread.
+        let key = stages::reference_key(pipeline, &original.object.digest, &self.backend_key);
+        let Step::Done(reference) = self.stage(StageKind::Reference, 0, key, |store, _| {
+            let dataset = original.get(store)?;
+            let classes = class_count(&dataset);
+            let settings = &pipeline.evaluation.classifier;
+            let trained = irl_train::train_classifier(
+                &dataset,
+                classes,
+                &irl_train::ClassifierConfig {
+                    epochs: settings.epochs,
+                    batch_size: settings.batch_size,
+                    learning_rate: settings.learning_rate,
+                    eval_batch_size: pipeline.reconstruction.batch_size,
+                },
+                irl_train::derive_seed(pipeline.seed, "classifier", 0),
+                &options.backend.device(),
+            )?;
+            let predictions = vec![
+                Predictions {
+                    round: 0,
+                    split: SplitName::Train,
+                    predicted: trained.train_predictions,
+                },
+                Predictions {
+                    round: 0,
+                    split: SplitName::Test,
+                    predicted: trained.test_predictions,
+                },
+            ];
+            let retention =
+                irl_evaluate::stability::retention_of(&dataset, &predictions, None, classes);
+            let spread = irl_evaluate::stability::image_spread(0, &dataset.test, &[]);
+            let mut outputs = BTreeMap::new();
+            outputs.insert(
+                "classifier".to_string(),
+                store.put(&trained.weights, "safetensors")?,
+            );
+            outputs.insert(
+                "classifier_log".to_string(),
+                store.put(&irl_train::classifier_log_table(&trained.log)?, "parquet")?,
+            );
+            put_stability_tables(store, &mut outputs, &retention, &predictions, &spread)?;
+            Ok(outputs)
+        })?
+        else {
+            return Ok(());
+        };
+        self.link_outputs(
+            0,
+            &reference,
+            &[
+                ("classifier", "classifier.safetensors"),
+                ("classifier_log", "classifier-log.parquet"),
+                ("predictions", "predictions.parquet"),
+                ("class_recall", "class-recall.parquet"),
+                ("confusion", "confusion.parquet"),
+                ("spread", "spread.parquet"),
+            ],
+        )?;
+        let classifier_object = reference.outputs["classifier"].clone();
+        let original_spread_object = reference.outputs["spread"].clone();
+        let mut previous_predictions = reference.outputs["predictions"].clone();
+        let mut previous_probe: Option<ObjectRef> = None;
+        let mut first_probe: Option<ObjectRef> = None;
+        let mut round_tables: Vec<BTreeMap<String, ObjectRef>> = vec![reference.outputs.clone()];
         let mut previews = vec![(0u32, ingest.outputs["preview"].clone())];
         let mut prior_samples: Vec<(u32, ObjectRef)> = Vec::new();
         let mut input = DatasetHandle::stored(ingest.outputs["dataset"].clone());
         let mut metrics: Vec<RunMetricsRow> = Vec::new();
+        // Model and output dataset of every round, for the cross-round losses.
+        let mut models: Vec<(u32, ObjectRef)> = Vec::new();
+        let mut datasets: Vec<(u32, ObjectRef)> = vec![(0, original.object.clone())];
 
         for iteration in 1..=pipeline.iterate.max_iterations {
             let round_seed = irl_train::derive_seed(pipeline.seed, "round", u64::from(iteration));
@@ -361,6 +433,8 @@ impl Runner<'_> {
                 loaded: produced,
             };
             previews.push((iteration, reconstructed.outputs["preview"].clone()));
+            models.push((iteration, model_object.clone()));
+            datasets.push((iteration, output.object.clone()));
             if let Some(samples) = reconstructed.outputs.get("prior_samples") {
                 prior_samples.push((iteration, samples.clone()));
             }
@@ -368,11 +442,21 @@ impl Runner<'_> {
 
             // Measure the round.
             let key = stages::evaluate_key(
+                pipeline,
                 iteration,
-                &input.object.digest,
-                &output.object.digest,
-                &original.object.digest,
-                latents_object.as_ref().map(|object| &object.digest),
+                stages::EvaluateInputs {
+                    input: &input.object.digest,
+                    output: &output.object.digest,
+                    original: &original.object.digest,
+                    latents: latents_object.as_ref().map(|object| &object.digest),
+                    model: &model_object.digest,
+                    classifier: &classifier_object.digest,
+                    original_spread: &original_spread_object.digest,
+                    previous_predictions: &previous_predictions.digest,
+                    previous_probe: previous_probe.as_ref().map(|object| &object.digest),
+                    first_probe: first_probe.as_ref().map(|object| &object.digest),
+                },
+                &self.backend_key,
             );
             let Step::Done(evaluated) =
                 self.stage(StageKind::Evaluate, iteration, key, |store, _| {
@@ -384,24 +468,116 @@ impl Runner<'_> {
                         }
                         None => None,
                     };
-                    let rows = irl_evaluate::evaluate(
+                    let mut rows = irl_evaluate::evaluate(
                         iteration,
                         &input,
                         &output,
                         &original,
                         latents.as_deref(),
                     )?;
+                    let device = options.backend.device();
+                    let image_shape = original.test.image_shape;
+                    let model = irl_models::infer::LoopModel::load(
+                        &pipeline.model_spec(),
+                        image_shape,
+                        store.read(&model_object)?,
+                        &store.object_path(&model_object).display().to_string(),
+                        &device,
+                    )?;
+                    let classes = class_count(&original);
+                    let classifier = irl_models::weights::load_safetensors(
+                        irl_models::Classifier::init(image_shape, classes, &device),
+                        store.read(&classifier_object)?,
+                        &store.object_path(&classifier_object).display().to_string(),
+                    )?;
+                    let read_probe = |object: &Option<ObjectRef>| -> Result<_, RunError> {
+                        match object {
+                            Some(object) => {
+                                Ok(Some(irl_evaluate::tables::read_probe_latents_table(
+                                    store.read(object)?,
+                                )?))
+                            }
+                            None => Ok(None),
+                        }
+                    };
+                    let previous = irl_evaluate::tables::read_predictions_table(
+                        store.read(&previous_predictions)?,
+                    )?;
+                    let (previous_latents, first_latents) =
+                        (read_probe(&previous_probe)?, read_probe(&first_probe)?);
+                    let original_spread = irl_evaluate::tables::read_spread_table(
+                        store.read(&original_spread_object)?,
+                    )?;
+                    let evaluation = &pipeline.evaluation;
+                    let probe_indices = irl_evaluate::stability::probe_indices(
+                        original.test.len(),
+                        evaluation.probe_images,
+                        irl_train::derive_seed(pipeline.seed, "probe", 0),
+                    );
+                    let measured = irl_evaluate::stability::measure(
+                        &irl_evaluate::stability::StabilityInputs {
+                            iteration,
+                            output: &output,
+                            original: &original,
+                            model: &model,
+                            classifier: &classifier,
+                            classes,
+                            previous_predictions: &previous,
+                            probe_indices: &probe_indices,
+                            previous_probe: previous_latents.as_ref(),
+                            first_probe: first_latents.as_ref(),
+                            original_spread: &original_spread,
+                            settings: irl_evaluate::stability::StabilitySettings {
+                                knn_k: evaluation.knn_k,
+                                probe_alpha: evaluation.linear_probe_l2,
+                                batch_size: pipeline.reconstruction.batch_size,
+                            },
+                            device: &device,
+                        },
+                        &mut rows,
+                    );
                     let mut outputs = BTreeMap::new();
                     outputs.insert(
                         "metrics".to_string(),
                         store.put(&irl_evaluate::metrics_table(&rows)?, "parquet")?,
+                    );
+                    put_stability_tables(
+                        store,
+                        &mut outputs,
+                        &measured.retention,
+                        &measured.predictions,
+                        &measured.spread,
+                    )?;
+                    outputs.insert(
+                        "probe_latents".to_string(),
+                        store.put(
+                            &irl_evaluate::tables::probe_latents_table(&measured.probe)?,
+                            "parquet",
+                        )?,
                     );
                     Ok(outputs)
                 })?
             else {
                 return Ok(());
             };
-            self.link_outputs(iteration, &evaluated, &[("metrics", "metrics.parquet")])?;
+            self.link_outputs(
+                iteration,
+                &evaluated,
+                &[
+                    ("metrics", "metrics.parquet"),
+                    ("predictions", "predictions.parquet"),
+                    ("class_recall", "class-recall.parquet"),
+                    ("confusion", "confusion.parquet"),
+                    ("spread", "spread.parquet"),
+                    ("probe_latents", "probe-latents.parquet"),
+                ],
+            )?;
+            previous_predictions = evaluated.outputs["predictions"].clone();
+            previous_probe = Some(evaluated.outputs["probe_latents"].clone());
+            if iteration == 1 {
+                first_probe = previous_probe.clone();
+            }
+            round_tables.push(evaluated.outputs.clone());
             let rows =
                 irl_evaluate::read_metrics_table(self.store.read(&evaluated.outputs["metrics"])?)?;
             metrics.extend(rows.into_iter().map(RunMetricsRow::from));
@@ -412,6 +588,10 @@ impl Runner<'_> {
             input = output;
             let stopping = converged_now && pipeline.iterate.convergence.stop;
             let last = stopping || iteration == pipeline.iterate.max_iterations;
+            if last && pipeline.evaluation.cross_round_losses {
+                // Not cached in explain and refresh modes: the report is written without it.
+                self.cross_round_losses(&models, &datasets)?;
+            }
             // Rounds reused from an earlier run need no report of their own, only the last one.
             // Refresh renders every round, since it cannot know which finished round is last.
             let round_ran = self
@@ -428,6 +608,7 @@ impl Runner<'_> {
                     .store
                     .put(&tables::run_metrics_table(&metrics)?, "parquet")?;
                 self.store.link(name, "metrics.parquet", &metrics_object)?;
+                self.link_run_tables(&round_tables)?;
                 let images = ReportImages {
                     previews: &previews,
                     prior_samples: &prior_samples,
@@ -503,20 +684,20 @@ impl Runner<'_> {
         let losses_of = |name: &str| -> Vec<f64> {
             metrics
                 .iter()
-                .filter(|row| row.split == name)
-                .map(|row| row.recon_loss)
+                .filter(|row| row.metrics.split.as_str() == name)
+                .map(|row| row.metrics.recon_loss)
                 .collect()
         };
         let changes = tables::relative_changes(&losses_of(split));
         let train_changes = tables::relative_changes(&losses_of("train"));
         let test_changes = tables::relative_changes(&losses_of("test"));
         for row in metrics.iter_mut() {
-            let own = if row.split == "train" {
+            let own = if row.metrics.split == SplitName::Train {
                 &train_changes
             } else {
                 &test_changes
             };
-            row.relative_change = own[row.iteration as usize - 1];
+            row.relative_change = own[row.metrics.iteration as usize - 1];
         }
 
         let mut fired_at = None;
@@ -532,7 +713,7 @@ impl Runner<'_> {
         }
 
         for row in metrics.iter_mut() {
-            row.converged = fired_at.is_some_and(|round| row.iteration >= round);
+            row.converged = fired_at.is_some_and(|round| row.metrics.iteration >= round);
         }
         self.summary.converged_at = fired_at;
         fired_at == Some(iteration)
@@ -769,6 +950,101 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// Measures every round's model on every round's test images (the run-level
+    /// `cross-round-losses.parquet`).
+    fn cross_round_losses(
+        &mut self,
+        models: &[(u32, ObjectRef)],
+        datasets: &[(u32, ObjectRef)],
+    ) -> Result<(), RunError> {
+        let pipeline = self.pipeline;
+        let options = self.options;
+        let digests = |objects: &[(u32, ObjectRef)]| -> Vec<(u32, irl_store::ObjectDigest)> {
+            objects
+                .iter()
+                .map(|(round, object)| (*round, object.digest))
+                .collect()
+        };
+        let key = stages::cross_round_key(
+            pipeline,
+            &digests(models),
+            &digests(datasets),
+            &self.backend_key,
+        );
+        let step = self.stage(StageKind::CrossRound, 0, key, |store, _| {
+            let device = options.backend.device();
+            let mut loaded = Vec::new();
+            let mut rows = Vec::new();
+            for (round, object) in datasets {
+                let dataset = Dataset::read(&store.object_path(object))?;
+                let test = &dataset.test;
+                if loaded.is_empty() {
+                    for (model_round, model) in models {
+                        let weights = store.read(model)?;
+                        let origin = store.object_path(model).display().to_string();
+                        let model = irl_models::infer::LoopModel::load(
+                            &pipeline.model_spec(),
+                            test.image_shape,
+                            weights,
+                            &origin,
+                            &device,
+                        )?;
+                        loaded.push((*model_round, model));
+                    }
+                }
+                let all: Vec<usize> = (0..test.len()).collect();
+                for (model_round, model) in &loaded {
+                    let encoded = model.encode_and_reconstruct(
+                        test,
+                        &all,
+                        &device,
+                        pipeline.reconstruction.batch_size,
+                    );
+                    rows.push(irl_evaluate::tables::CrossRoundLoss {
+                        model_round: *model_round,
+                        data_round: *round,
+                        loss: test.mean_image_squared_distance(&encoded.reconstructions),
+                    });
+                }
+                tracing::info!(data_round = round, "cross-round losses measured");
+            }
+            let table = irl_evaluate::tables::cross_round_table(&rows)?;
+            Ok(BTreeMap::from([(
+                "cross_round_losses".to_string(),
+                store.put(&table, "parquet")?,
+            )]))
+        })?;
+        if let Step::Done(record) = &step
+            && options.mode != Mode::Explain
+        {
+            self.store.link(
+                &pipeline.name,
+                "cross-round-losses.parquet",
+                &record.outputs["cross_round_losses"],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Links the run-level stability tables: every round's rows of each table in one file.
+    fn link_run_tables(&self, rounds: &[BTreeMap<String, ObjectRef>]) -> Result<(), RunError> {
+        for (output, file) in RUN_TABLES {
+            let mut parts = Vec::new();
+            for outputs in rounds {
+                if let Some(object) = outputs.get(output) {
+                    parts.push(self.store.read(object)?);
+                }
+            }
+            if parts.is_empty() {
+                continue;
+            }
+            let table = irl_store::table::concatenate(file, parts)?;
+            let object = self.store.put(&table, "parquet")?;
+            self.store.link(&self.pipeline.name, file, &object)?;
+        }
+        Ok(())
+    }
+
     fn write_manifest(&self) -> Result<(), RunError> {
         let table = tables::manifest_table(self.store, &self.state)?;
         let object = self.store.put(&table, "parquet")?;
@@ -776,6 +1052,44 @@ impl Runner<'_> {
             .link(&self.pipeline.name, "manifest.parquet", &object)?;
         Ok(())
     }
+}
+
+/// Per-round tables gathered into one run-level file each: (stage output, file name).
+const RUN_TABLES: [(&str, &str); 5] = [
+    ("class_recall", "class-recall.parquet"),
+    ("confusion", "confusion.parquet"),
+    ("spread", "spread.parquet"),
+    ("probe_latents", "probe-latents.parquet"),
+    ("predictions", "predictions.parquet"),
+];
+
+/// Number of classes the reference classifier tells apart: one more than the largest label.
+fn class_count(dataset: &Dataset) -> usize {
+    SplitName::ALL
+        .into_iter()
+        .flat_map(|split| dataset.split(split).labels.iter().copied())
+        .max()
+        .map_or(1, |label| label.max(0) as usize + 1)
+}
+
+/// Publishes the class-retention, prediction and spread tables of a round.
+fn put_stability_tables(
+    store: &Store,
+    outputs: &mut BTreeMap<String, ObjectRef>,
+    retention: &[irl_evaluate::retention::Retention],
+    predictions: &[Predictions],
+    spread: &[irl_evaluate::tables::SpreadRow],
+) -> Result<(), RunError> {
+    use irl_evaluate::tables;
+    for (name, bytes) in [
+        ("predictions", tables::predictions_table(predictions)?),
+        ("class_recall", tables::recall_table(retention)?),
+        ("confusion", tables::confusion_table(retention)?),
+        ("spread", tables::spread_table(spread)?),
+    ] {
+        outputs.insert(name.to_string(), store.put(&bytes, "parquet")?);
+    }
+    Ok(())
 }
 
 /// Builds the random parts of round `iteration`'s reconstruction.

@@ -20,9 +20,13 @@ pub const PRIOR_SAMPLES: usize = 25;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StageKind {
     Ingest,
+    /// The reference classifier and the round-0 measurements, once per run.
+    Reference,
     Train,
     Reconstruct,
     Evaluate,
+    /// Every round's model on every round's data, once at the end of the loop (optional).
+    CrossRound,
     Report,
 }
 
@@ -31,9 +35,11 @@ impl StageKind {
     pub fn as_str(self) -> &'static str {
         match self {
             StageKind::Ingest => "ingest",
+            StageKind::Reference => "reference",
             StageKind::Train => "train",
             StageKind::Reconstruct => "reconstruct",
             StageKind::Evaluate => "evaluate",
+            StageKind::CrossRound => "cross-round",
             StageKind::Report => "report",
         }
     }
@@ -42,6 +48,7 @@ impl StageKind {
     pub fn slot(self, iteration: u32) -> String {
         match self {
             StageKind::Report => "report".to_string(),
+            StageKind::CrossRound => "cross-round".to_string(),
             _ => format!("iter-{iteration:02}/{}", self.as_str()),
         }
     }
@@ -176,26 +183,103 @@ pub fn decoded_latent(pipeline: &Pipeline) -> irl_models::infer::DecodedLatent {
     }
 }
 
-/// Evaluate: the round, and its input, output and original datasets; for a VAE also the
-/// latents table of the round.
-pub fn evaluate_key(
-    iteration: u32,
-    input: &ObjectDigest,
-    output: &ObjectDigest,
-    original: &ObjectDigest,
-    latents: Option<&ObjectDigest>,
-) -> KeyInputs {
-    let mut inputs = inputs(&[("input", input), ("output", output), ("original", original)]);
-    if let Some(latents) = latents {
-        inputs.insert("latents".into(), latents.to_hex());
+/// Reference: the classifier's training settings, the original dataset, the run seed and the
+/// backend.
+pub fn reference_key(pipeline: &Pipeline, original: &ObjectDigest, backend: &str) -> KeyInputs {
+    KeyInputs {
+        stage: StageKind::Reference.as_str().into(),
+        version: irl_evaluate::REFERENCE_VERSION,
+        params: json!({ "classifier": pipeline.evaluation.classifier }),
+        inputs: inputs(&[("original", original)]),
+        seed: Some(pipeline.seed),
+        backend: Some(backend.to_string()),
     }
+}
+
+/// Digests of the objects an evaluate stage reads besides the round's datasets.
+#[derive(Debug, Clone, Copy)]
+pub struct EvaluateInputs<'a> {
+    pub input: &'a ObjectDigest,
+    pub output: &'a ObjectDigest,
+    pub original: &'a ObjectDigest,
+    /// The VAE's latents table of the round.
+    pub latents: Option<&'a ObjectDigest>,
+    pub model: &'a ObjectDigest,
+    pub classifier: &'a ObjectDigest,
+    /// Round 0's image spread table.
+    pub original_spread: &'a ObjectDigest,
+    /// The classifier's predictions of the round before.
+    pub previous_predictions: &'a ObjectDigest,
+    /// Probe latents of the round before and of round 1; none in round 1.
+    pub previous_probe: Option<&'a ObjectDigest>,
+    pub first_probe: Option<&'a ObjectDigest>,
+}
+
+/// Evaluate: the round, the measurement settings, the run seed (it draws the probe set), the
+/// backend (it runs the round's model and the classifier), and every object it reads.
+pub fn evaluate_key(
+    pipeline: &Pipeline,
+    iteration: u32,
+    objects: EvaluateInputs<'_>,
+    backend: &str,
+) -> KeyInputs {
+    let mut inputs = inputs(&[
+        ("input", objects.input),
+        ("output", objects.output),
+        ("original", objects.original),
+        ("model", objects.model),
+        ("classifier", objects.classifier),
+        ("original_spread", objects.original_spread),
+        ("previous_predictions", objects.previous_predictions),
+    ]);
+    for (name, digest) in [
+        ("latents", objects.latents),
+        ("previous_probe", objects.previous_probe),
+        ("first_probe", objects.first_probe),
+    ] {
+        if let Some(digest) = digest {
+            inputs.insert(name.into(), digest.to_hex());
+        }
+    }
+    let evaluation = &pipeline.evaluation;
     KeyInputs {
         stage: StageKind::Evaluate.as_str().into(),
         version: irl_evaluate::STAGE_VERSION,
-        params: json!({ "round": iteration }),
+        params: json!({
+            "round": iteration,
+            "model": model_params(pipeline),
+            "probe_images": evaluation.probe_images,
+            "knn_k": evaluation.knn_k,
+            "linear_probe_l2": evaluation.linear_probe_l2,
+        }),
+        inputs,
+        seed: Some(pipeline.seed),
+        backend: Some(backend.to_string()),
+    }
+}
+
+/// Cross-round losses: the architecture, the backend, and the model and output dataset of
+/// every round.
+pub fn cross_round_key(
+    pipeline: &Pipeline,
+    models: &[(u32, ObjectDigest)],
+    datasets: &[(u32, ObjectDigest)],
+    backend: &str,
+) -> KeyInputs {
+    let mut inputs = BTreeMap::new();
+    for (round, digest) in models {
+        inputs.insert(format!("model_{round:02}"), digest.to_hex());
+    }
+    for (round, digest) in datasets {
+        inputs.insert(format!("dataset_{round:02}"), digest.to_hex());
+    }
+    KeyInputs {
+        stage: StageKind::CrossRound.as_str().into(),
+        version: irl_evaluate::STAGE_VERSION,
+        params: json!({ "model": model_params(pipeline) }),
         inputs,
         seed: None,
-        backend: None,
+        backend: Some(backend.to_string()),
     }
 }
 

@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
-};
+use arrow::array::{BooleanArray, Float64Array, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use irl_evaluate::RoundMetrics;
 use irl_store::table::{self, TableError};
@@ -12,19 +10,10 @@ use irl_store::{RunState, Store};
 
 use crate::error::RunError;
 
-/// One row of `runs/<name>/metrics.parquet`.
+/// One row of `runs/<name>/metrics.parquet`: a round's metrics and the convergence columns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunMetricsRow {
-    pub iteration: u32,
-    pub split: String,
-    pub images: u64,
-    pub recon_loss: f64,
-    pub loss_vs_original: f64,
-    pub mean_sq_change: f64,
-    /// VAE only: the terms of the VAE loss and the active latent units.
-    pub reconstruction_term: Option<f64>,
-    pub kl: Option<f64>,
-    pub active_units: Option<u32>,
+    pub metrics: RoundMetrics,
     /// |loss(k) - loss(k-1)| / loss(k-1) of this split; `None` in round 1.
     pub relative_change: Option<f64>,
     /// True from the round at which the convergence rule fired.
@@ -32,17 +21,9 @@ pub struct RunMetricsRow {
 }
 
 impl From<RoundMetrics> for RunMetricsRow {
-    fn from(row: RoundMetrics) -> Self {
+    fn from(metrics: RoundMetrics) -> Self {
         Self {
-            iteration: row.iteration,
-            split: row.split.as_str().to_string(),
-            images: row.images,
-            recon_loss: row.recon_loss,
-            loss_vs_original: row.loss_vs_original,
-            mean_sq_change: row.mean_sq_change,
-            reconstruction_term: row.reconstruction_term,
-            kl: row.kl,
-            active_units: row.active_units,
+            metrics,
             relative_change: None,
             converged: false,
         }
@@ -68,52 +49,24 @@ fn arrow_error(name: &str) -> impl FnOnce(arrow::error::ArrowError) -> TableErro
     }
 }
 
-/// Encodes the run's metrics, every round and split, as Parquet.
+/// Encodes the run's metrics, every round and split, as Parquet: the evaluate stage's columns,
+/// then `relative_change` and `converged`.
 pub fn run_metrics_table(rows: &[RunMetricsRow]) -> Result<Vec<u8>, TableError> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("iteration", DataType::UInt32, false),
-        Field::new("split", DataType::Utf8, false),
-        Field::new("images", DataType::UInt64, false),
-        Field::new("recon_loss", DataType::Float64, false),
-        Field::new("loss_vs_original", DataType::Float64, false),
-        Field::new("mean_sq_change", DataType::Float64, false),
-        Field::new("reconstruction_term", DataType::Float64, true),
-        Field::new("kl", DataType::Float64, true),
-        Field::new("active_units", DataType::UInt32, true),
+    let metrics: Vec<RoundMetrics> = rows.iter().map(|row| row.metrics.clone()).collect();
+    let mut columns = irl_evaluate::metrics_columns(&metrics);
+    columns.push((
         Field::new("relative_change", DataType::Float64, true),
+        Arc::new(Float64Array::from_iter(
+            rows.iter().map(|r| r.relative_change),
+        )),
+    ));
+    columns.push((
         Field::new("converged", DataType::Boolean, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(UInt32Array::from_iter_values(
-                rows.iter().map(|r| r.iteration),
-            )),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.split))),
-            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.images))),
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.recon_loss),
-            )),
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.loss_vs_original),
-            )),
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.mean_sq_change),
-            )),
-            Arc::new(Float64Array::from_iter(
-                rows.iter().map(|r| r.reconstruction_term),
-            )),
-            Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.kl))),
-            Arc::new(UInt32Array::from_iter(rows.iter().map(|r| r.active_units))),
-            Arc::new(Float64Array::from_iter(
-                rows.iter().map(|r| r.relative_change),
-            )),
-            Arc::new(BooleanArray::from_iter(
-                rows.iter().map(|r| Some(r.converged)),
-            )),
-        ],
-    )
-    .map_err(arrow_error("metrics"))?;
+        Arc::new(BooleanArray::from_iter(
+            rows.iter().map(|r| Some(r.converged)),
+        )),
+    ));
+    let (schema, batch) = irl_evaluate::record_batch("metrics", columns)?;
     table::to_parquet("metrics", schema, &[batch])
 }
 

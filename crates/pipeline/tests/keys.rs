@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use irl_pipeline::stages::{evaluate_key, ingest_key, reconstruct_key, report_key, train_key};
+use irl_pipeline::stages::{
+    EvaluateInputs, evaluate_key, ingest_key, reconstruct_key, reference_key, report_key, train_key,
+};
 use irl_pipeline::{Pipeline, parse};
 use irl_store::ObjectDigest;
 
@@ -190,15 +192,96 @@ fn random_reconstruction_key_has_seed_round_and_noise() {
 
 #[test]
 fn evaluate_key_changes_with_each_input() {
-    let (a, b, c, d) = (digest("a"), digest("b"), digest("c"), digest("d"));
-    let reference = evaluate_key(1, &a, &b, &c, None).key();
-    assert_ne!(evaluate_key(2, &a, &b, &c, None).key(), reference);
-    assert_ne!(evaluate_key(1, &d, &b, &c, None).key(), reference);
-    assert_ne!(evaluate_key(1, &a, &d, &c, None).key(), reference);
-    assert_ne!(evaluate_key(1, &a, &b, &d, None).key(), reference);
-    let with_latents = evaluate_key(1, &a, &b, &c, Some(&d)).key();
-    assert_ne!(with_latents, reference);
-    assert_ne!(evaluate_key(1, &a, &b, &c, Some(&a)).key(), with_latents);
+    let digests: Vec<ObjectDigest> = (0..11).map(|i| digest(&format!("object {i}"))).collect();
+    let base = with(&[]);
+    fn objects(d: &[ObjectDigest]) -> EvaluateInputs<'_> {
+        EvaluateInputs {
+            input: &d[0],
+            output: &d[1],
+            original: &d[2],
+            latents: None,
+            model: &d[3],
+            classifier: &d[4],
+            original_spread: &d[5],
+            previous_predictions: &d[6],
+            previous_probe: Some(&d[7]),
+            first_probe: Some(&d[8]),
+        }
+    }
+    let key = |pipeline: &Pipeline, round: u32, d: &[ObjectDigest], backend: &str| {
+        evaluate_key(pipeline, round, objects(d), backend).key()
+    };
+    let reference = key(&base, 2, &digests, "flex-cpu");
+    assert_eq!(key(&base, 2, &digests, "flex-cpu"), reference);
+    assert_ne!(key(&base, 3, &digests, "flex-cpu"), reference);
+    assert_ne!(key(&base, 2, &digests, "tch-cpu"), reference);
+    // Each object read by the stage.
+    for changed in 0..9 {
+        let mut other = digests.clone();
+        other[changed] = digests[10];
+        assert_ne!(
+            key(&base, 2, &other, "flex-cpu"),
+            reference,
+            "object {changed}"
+        );
+    }
+    let mut vae_objects = objects(&digests);
+    vae_objects.latents = Some(&digests[9]);
+    assert_ne!(
+        evaluate_key(&base, 2, vae_objects, "flex-cpu").key(),
+        reference
+    );
+    // The settings of the measurements and the seed that draws the probe set.
+    for setting in [
+        "evaluation.probe_images=500",
+        "evaluation.knn_k=7",
+        "evaluation.linear_probe_l2=0.1",
+        "seed=7",
+    ] {
+        assert_ne!(
+            key(&with(&[setting]), 2, &digests, "flex-cpu"),
+            reference,
+            "{setting}"
+        );
+    }
+    // The classifier's training settings reach the stage only through the classifier object.
+    assert_eq!(
+        key(
+            &with(&["evaluation.classifier.epochs=5"]),
+            2,
+            &digests,
+            "flex-cpu"
+        ),
+        reference
+    );
+}
+
+#[test]
+fn reference_key_changes_with_each_input() {
+    let (a, b) = (digest("a"), digest("b"));
+    let reference = reference_key(&with(&[]), &a, "flex-cpu").key();
+    assert_ne!(reference_key(&with(&[]), &b, "flex-cpu").key(), reference);
+    assert_ne!(reference_key(&with(&[]), &a, "tch-cpu").key(), reference);
+    for setting in [
+        "evaluation.classifier.epochs=5",
+        "evaluation.classifier.batch_size=32",
+        "evaluation.classifier.learning_rate=0.01",
+        "seed=7",
+    ] {
+        assert_ne!(
+            reference_key(&with(&[setting]), &a, "flex-cpu").key(),
+            reference,
+            "{setting}"
+        );
+    }
+    // The loop's model and training do not change the classifier.
+    for setting in ["model.width=0.5", "training.epochs=4"] {
+        assert_eq!(
+            reference_key(&with(&[setting]), &a, "flex-cpu").key(),
+            reference,
+            "{setting}"
+        );
+    }
 }
 
 #[test]

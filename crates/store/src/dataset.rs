@@ -19,8 +19,9 @@ use safetensors::{Dtype, SafeTensors};
 use crate::safetensors_io::{self, TensorBytes};
 
 /// Name of a dataset split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum SplitName {
+    #[default]
     Train,
     Test,
 }

@@ -70,3 +70,27 @@ pub fn from_parquet(name: &str, bytes: Vec<u8>) -> Result<Vec<RecordBatch>, Tabl
             source,
         })
 }
+
+/// Concatenates Parquet tables that share one schema into one table; `name` labels errors.
+pub fn concatenate(name: &str, parts: Vec<Vec<u8>>) -> Result<Vec<u8>, TableError> {
+    let mut batches = Vec::new();
+    let mut schema = None;
+    for part in parts {
+        for batch in from_parquet(name, part)? {
+            if let Some(schema) = &schema
+                && batch.schema() != *schema
+            {
+                return Err(TableError::Arrow {
+                    name: name.to_string(),
+                    source: arrow::error::ArrowError::SchemaError(
+                        "the tables to concatenate have different columns".into(),
+                    ),
+                });
+            }
+            schema.get_or_insert_with(|| batch.schema());
+            batches.push(batch);
+        }
+    }
+    let schema = schema.unwrap_or_else(|| Arc::new(Schema::empty()));
+    to_parquet(name, schema, &batches)
+}

@@ -10,6 +10,7 @@
 
 pub mod adam;
 pub mod checkpoint;
+pub mod classifier;
 mod objective;
 
 use std::path::Path;
@@ -30,6 +31,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 pub use adam::{Adam, AdamConfig};
+pub use classifier::{
+    ClassifierConfig, ClassifierEpoch, ClassifierOutput, classifier_log_table, train_classifier,
+};
 pub use irl_models::sampling::derive_seed;
 use objective::Objective;
 
