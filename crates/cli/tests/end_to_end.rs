@@ -99,6 +99,23 @@ fn three_rounds_fall_and_rerun_reuses() {
         "{stdout}"
     );
 
+    // Without a data folder, explain uses the file digests the run recorded, and still names
+    // a changed data setting.
+    let mut explain = irl(&store);
+    explain
+        .env_remove("IRL_DATA_DIR")
+        .arg("explain")
+        .arg(common::pipeline_file());
+    for text in small(3, 1, 1000) {
+        explain.arg("--set").arg(text);
+    }
+    let output = check(explain);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("params.train_limit: 2000 -> 1000"),
+        "{stdout}"
+    );
+
     // Status lists the stages in chain order.
     let mut status = irl(&store);
     status.arg("status").arg("mnist-ae");

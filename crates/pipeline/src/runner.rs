@@ -188,7 +188,19 @@ impl Runner<'_> {
                 (Some(files), key)
             }
             Err(error) => match self.recorded_key(&StageKind::Ingest.slot(0))? {
-                Some(key) if matches!(options.mode, Mode::Explain | Mode::Refresh) => (None, key),
+                // Without the files, the key combines the file digests the run recorded with
+                // the data settings of this pipeline, so a changed setting still shows.
+                Some(recorded) if matches!(options.mode, Mode::Explain | Mode::Refresh) => {
+                    let digests: Vec<(String, [u8; 32])> = recorded
+                        .inputs
+                        .iter()
+                        .filter_map(|(name, text)| {
+                            let bytes = hex::decode(text).ok()?;
+                            Some((name.clone(), bytes.try_into().ok()?))
+                        })
+                        .collect();
+                    (None, stages::ingest_key(pipeline, &digests))
+                }
                 _ => return Err(error),
             },
         };
@@ -1063,7 +1075,7 @@ const RUN_TABLES: [(&str, &str); 5] = [
     ("predictions", "predictions.parquet"),
 ];
 
-/// Number of classes the reference classifier tells apart: one more than the largest label.
+/// Returns the number of classes of the reference classifier: one more than the largest label.
 fn class_count(dataset: &Dataset) -> usize {
     SplitName::ALL
         .into_iter()
