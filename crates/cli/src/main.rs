@@ -71,12 +71,17 @@ enum Command {
     Explain {
         /// Pipeline file, or the name of a run (its saved pipeline is used).
         target: String,
+        /// Override a key of the pipeline, such as `--set training.epochs=2`; repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        /// Folder with the dataset's raw files. Without one, the file digests the run recorded
+        /// stand in for the files.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Compute backend whose keys to explain.
         #[arg(long, default_value = "flex")]
         backend: String,
+        /// Device of the backend.
         #[arg(long, default_value = "cpu")]
         device: String,
     },

@@ -107,7 +107,9 @@ fn diff_values(
         }
         return;
     }
-    if before != after {
+    // A missing entry and a null one both mean "not set", so that is no change.
+    let absent = |value: Option<&Value>| matches!(value, None | Some(Value::Null));
+    if before != after && !(absent(before) && absent(after)) {
         let show = |value: Option<&Value>| match value {
             None | Some(Value::Null) => None,
             Some(Value::String(text)) => Some(text.clone()),
@@ -118,5 +120,39 @@ fn diff_values(
             before: show(before),
             after: show(after),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(params: serde_json::Value) -> KeyInputs {
+        KeyInputs {
+            stage: "ingest".into(),
+            version: 1,
+            params,
+            inputs: BTreeMap::new(),
+            seed: None,
+            backend: None,
+        }
+    }
+
+    #[test]
+    fn changes_list_only_real_differences() {
+        let before = key(serde_json::json!({ "limit": 2000, "resize": null }));
+        let after = key(serde_json::json!({ "limit": 1000, "selection": "random" }));
+        let changes: Vec<String> = after
+            .changes_since(&before)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            changes,
+            vec![
+                "params.limit: 2000 -> 1000".to_string(),
+                "params.selection: (absent) -> random".to_string(),
+            ]
+        );
     }
 }
