@@ -355,7 +355,7 @@ const OPTIONAL_COLUMNS: [OptionalColumn; 21] = [
     ),
 ];
 
-/// The columns of a metrics table, in order, for `rows`. The run-level table appends its
+/// Builds the columns of a metrics table of `rows`, in order. The run-level table appends its
 /// convergence columns to these.
 pub fn metrics_columns(rows: &[RoundMetrics]) -> Vec<(Field, ArrayRef)> {
     let mut columns: Vec<(Field, ArrayRef)> = vec![

@@ -5,9 +5,9 @@
 //! with its own model (the autoencoder's latent, the VAE's posterior mean), and the latents of
 //! round k are compared with those of round k-1 and of round 1 by linear CKA, plain and
 //! debiased. Both probes of the latent class structure fit on the even positions of the probe
-//! set and score on the odd ones. Spread is measured on the round's test images (relative to
-//! the original test images, round 0) and on the probe latents (relative to round 1); see
-//! [`crate::stats`] for the formulas.
+//! set and score on the odd ones. Spread is measured on the round's test images, relative to
+//! the original test images (round 0), and on the probe latents, relative to round 1. The
+//! formulas are in [`crate::stats`].
 
 use burn::tensor::Device;
 use irl_models::infer::LoopModel;
@@ -32,7 +32,7 @@ pub struct StabilitySettings {
     pub batch_size: usize,
 }
 
-/// What one round's measurements read.
+/// Inputs of one round's measurements.
 pub struct StabilityInputs<'a> {
     pub iteration: u32,
     /// The round's output, X(k).
@@ -54,7 +54,7 @@ pub struct StabilityInputs<'a> {
     pub device: &'a Device,
 }
 
-/// Everything [`measure`] produces for one round.
+/// Outputs of [`measure`] for one round.
 #[derive(Debug, Clone)]
 pub struct StabilityOutput {
     pub retention: Vec<Retention>,
@@ -172,8 +172,9 @@ fn spread_rows(
         .collect()
 }
 
-/// Spread of the images of `split` (the test split of a round), overall and per class, with
-/// ratios to `reference` (round 0's rows; empty for round 0 itself, which gets ratio 1).
+/// Measures the spread of the images of `split` (a round's test split), overall and per class,
+/// with ratios to `reference`, the rows of round 0. For round 0 itself `reference` is empty and
+/// every ratio is 1.
 pub fn image_spread(round: u32, split: &Split, reference: &[SpreadRow]) -> Vec<SpreadRow> {
     let mut rows = spread_rows(
         round,

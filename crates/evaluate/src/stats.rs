@@ -219,10 +219,10 @@ pub fn knn_accuracy(latents: &[f32], dim: usize, labels: &[i64], k: usize) -> Op
                 None => votes.push((*label, 1)),
             }
         }
-        let most = votes.iter().map(|(_, count)| *count).max().unwrap_or(0);
+        let max_votes = votes.iter().map(|(_, count)| *count).max().unwrap_or(0);
         let winner = votes
             .iter()
-            .find(|(_, count)| *count == most)
+            .find(|(_, count)| *count == max_votes)
             .map(|(c, _)| *c);
         if winner == Some(labels[query]) {
             right += 1;

@@ -1,5 +1,5 @@
-//! The reference classifier: a small convolutional network that tells which class an image
-//! shows, trained once on the original training images and applied to every round's output.
+//! The reference classifier: a small convolutional network that predicts the class of an image.
+//! It is trained once on the original training images and applied to every round's output.
 //!
 //! # Shapes
 //!
