@@ -7,10 +7,12 @@ STORE ?= artifacts
 DATA_DIR ?= $(or $(IRL_DATA_DIR),../shared/datasets/mnist)
 IRL := target/release/irl
 
-.PHONY: help build pipeline test lint clean
+.PHONY: help build pipeline variants test lint clean
 
 help:
 	@echo "make pipeline   run $(PIPELINE) (30 rounds on MNIST), reusing finished stages"
+	@echo "make variants   run the loop variants and controls in pipelines/variants (hours;"
+	@echo "                make -j2 variants runs two at a time after the replace loop)"
 	@echo "make test       build and run every test (uses the MNIST files in DATA_DIR)"
 	@echo "make lint       cargo fmt --check and clippy with warnings as errors"
 	@echo "make clean      delete the build folder and the store ($(STORE))"
@@ -20,6 +22,20 @@ build:
 
 pipeline: build
 	$(IRL) --store $(STORE) run $(PIPELINE) --data-dir $(DATA_DIR)
+
+# The replace loop runs first: it trains round 1 of every seed, which the other variants share.
+VARIANTS := accumulate mix warm control-original control-frozen
+VARIANT_RUN = $(IRL) --store $(STORE) run pipelines/variants/$*.yaml --data-dir $(DATA_DIR) \
+	--drop-round-datasets
+
+variants: $(VARIANTS:%=variant-%)
+
+variant-replace: build
+	$(IRL) --store $(STORE) run pipelines/variants/replace.yaml --data-dir $(DATA_DIR) \
+		--drop-round-datasets
+
+variant-%: variant-replace
+	$(VARIANT_RUN)
 
 test:
 	$(CARGO) test --release --locked --workspace

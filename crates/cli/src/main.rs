@@ -55,6 +55,10 @@ struct PipelineArgs {
     /// Device of the backend.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// After each chain finishes, delete the datasets of its rounds but the last, as
+    /// `irl gc --round-datasets` does; for long studies on a small disk.
+    #[arg(long)]
+    drop_round_datasets: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +103,11 @@ enum Command {
         /// List what would be deleted without deleting it.
         #[arg(long)]
         dry_run: bool,
+        /// Also delete the datasets of every round but the last of each run that no other
+        /// process is writing: most of a store's size. A later run of the pipeline recomputes
+        /// any it needs from the round's model.
+        #[arg(long)]
+        round_datasets: bool,
     },
     /// Run only the ingest stage of a pipeline.
     Ingest(PipelineArgs),
@@ -207,15 +216,17 @@ fn run_cli() -> Result<()> {
         Command::Report { runs, data_dir } => {
             for run in &runs {
                 let pipeline = saved_pipeline(&store, run)?;
-                execute(
-                    &store,
-                    &pipeline,
-                    data_dir.clone(),
-                    Backend::Flex,
-                    Mode::Refresh,
-                )?;
-                let index = store.run_dir(run).join("report").join("index.html");
-                out!("{}", index.display())?;
+                for chain in irl_pipeline::seeds::chains(&pipeline) {
+                    execute(
+                        &store,
+                        &chain,
+                        data_dir.clone(),
+                        Backend::Flex,
+                        Mode::Refresh,
+                    )?;
+                    let index = store.run_dir(&chain.name).join("report").join("index.html");
+                    out!("{}", index.display())?;
+                }
             }
             if runs.len() > 1 {
                 let dir = irl_pipeline::compare::compare(&store, &runs)?;
@@ -240,12 +251,28 @@ fn run_cli() -> Result<()> {
                 saved_pipeline(&store, &target)?
             };
             let backend = Backend::parse(&backend, &device)?;
-            let summary = execute(&store, &pipeline, data_dir, backend, Mode::Explain)?;
-            print_explain(&summary)
+            let chains = irl_pipeline::seeds::chains(&pipeline);
+            for chain in &chains {
+                if chains.len() > 1 {
+                    out!("run {}:", chain.name)?;
+                }
+                let summary = execute(
+                    &store,
+                    chain,
+                    data_dir.clone(),
+                    backend.clone(),
+                    Mode::Explain,
+                )?;
+                print_explain(&summary)?;
+            }
+            Ok(())
         }
         Command::Inspect { .. } => unreachable!("handled before the store is opened"),
         Command::Verify => verify(&store),
-        Command::Gc { dry_run } => gc(&store, dry_run),
+        Command::Gc {
+            dry_run,
+            round_datasets,
+        } => gc(&store, dry_run, round_datasets),
     }
 }
 
@@ -259,8 +286,41 @@ fn single(store: &Store, args: &PipelineArgs, stage: StageKind, iteration: u32) 
 fn run_pipeline(store: &Store, args: &PipelineArgs, mode: Mode) -> Result<()> {
     let pipeline = irl_pipeline::load(&args.pipeline, &args.overrides)?;
     let backend = Backend::parse(&args.backend, &args.device)?;
-    let summary = execute(store, &pipeline, args.data_dir.clone(), backend, mode)?;
+    let chains = irl_pipeline::seeds::chains(&pipeline);
+    for chain in &chains {
+        run_chain(store, chain, args.data_dir.clone(), backend.clone(), mode)?;
+        if args.drop_round_datasets && mode == Mode::Full {
+            let dropped =
+                store.drop_round_datasets(Some(std::slice::from_ref(&chain.name)), false)?;
+            eprintln!(
+                "deleted {} round datasets of {} ({:.1} GB)",
+                dropped.objects.len(),
+                chain.name,
+                dropped.bytes as f64 / 1e9
+            );
+        }
+    }
+    if pipeline.seeds.is_some() && mode == Mode::Full {
+        let summary = irl_pipeline::seeds::summarise(store, &pipeline, &chains)?;
+        print_seed_summary(&summary)?;
+        let dir = store.run_dir(&pipeline.name);
+        eprintln!("summary: {}", dir.join("seed-summary.parquet").display());
+        eprintln!(
+            "         {}",
+            dir.join("convergence-summary.parquet").display()
+        );
+    }
+    Ok(())
+}
 
+fn run_chain(
+    store: &Store,
+    pipeline: &Pipeline,
+    data_dir: Option<PathBuf>,
+    backend: Backend,
+    mode: Mode,
+) -> Result<()> {
+    let summary = execute(store, pipeline, data_dir, backend, mode)?;
     let ran = summary
         .stages
         .iter()
@@ -288,6 +348,44 @@ fn run_pipeline(store: &Store, args: &PipelineArgs, mode: Mode) -> Result<()> {
     if mode == Mode::Full {
         eprintln!("metrics: {}", run_dir.join("metrics.parquet").display());
         eprintln!("report:  {}", run_dir.join("report/index.html").display());
+    }
+    Ok(())
+}
+
+/// Prints the convergence of each seed's chain and their mean with its 95% interval.
+fn print_seed_summary(summary: &irl_pipeline::seeds::SeedSummary) -> Result<()> {
+    let optional = |value: Option<f64>| value.map_or("-".to_string(), |v| format!("{v:.4}"));
+    out!(
+        "{:<28} {:>10} {:>12} {:>12} {:>12}",
+        "chain",
+        "converged",
+        "loss there",
+        "final loss",
+        "final acc"
+    )?;
+    for chain in &summary.chains {
+        out!(
+            "{:<28} {:>10} {:>12} {:>12} {:>12}",
+            chain.run,
+            chain
+                .converged_at
+                .map_or("-".to_string(), |round| round.to_string()),
+            optional(chain.loss_at_convergence),
+            optional(chain.final_loss),
+            optional(chain.final_class_accuracy)
+        )?;
+    }
+    for (quantity, interval) in &summary.convergence {
+        match interval {
+            Some(interval) => out!(
+                "{quantity:<22} mean {:.4}, 95% interval [{}, {}] over {} seeds",
+                interval.mean,
+                optional(interval.low),
+                optional(interval.high),
+                interval.count
+            )?,
+            None => out!("{quantity:<22} no seed has a value")?,
+        }
     }
     Ok(())
 }
@@ -367,14 +465,21 @@ fn verify(store: &Store) -> Result<()> {
     Ok(())
 }
 
-fn gc(store: &Store, dry_run: bool) -> Result<()> {
-    let report = store.gc(dry_run)?;
+fn gc(store: &Store, dry_run: bool, round_datasets: bool) -> Result<()> {
+    let mut report = store.gc(dry_run)?;
+    if round_datasets {
+        let dropped = store.drop_round_datasets(None, dry_run)?;
+        report.objects.extend(dropped.objects);
+        report.links.extend(dropped.links);
+        report.bytes += dropped.bytes;
+    }
     let verb = if dry_run { "would delete" } else { "deleted" };
     for path in report
         .objects
         .iter()
         .chain(&report.records)
         .chain(&report.checkpoints)
+        .chain(&report.links)
     {
         out!("{verb} {}", path.display())?;
     }

@@ -70,9 +70,8 @@ pub fn print(store: &Store, run: &str) -> Result<()> {
     Ok(())
 }
 
-/// Orders slots as the chain runs them: by round, then ingest, reference, train, reconstruct,
-/// evaluate, and
-/// the report last.
+/// Orders slots as the chain runs them: by round, then ingest, reference, compose, train,
+/// reconstruct, evaluate, and the report last.
 fn chain_position(slot: &str) -> (u32, usize) {
     let Some((round, stage)) = slot
         .strip_prefix("iter-")
@@ -80,7 +79,14 @@ fn chain_position(slot: &str) -> (u32, usize) {
     else {
         return (u32::MAX, 0);
     };
-    let order = ["ingest", "reference", "train", "reconstruct", "evaluate"];
+    let order = [
+        "ingest",
+        "reference",
+        "compose",
+        "train",
+        "reconstruct",
+        "evaluate",
+    ];
     let rank = order
         .iter()
         .position(|name| *name == stage)

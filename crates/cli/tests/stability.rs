@@ -9,25 +9,10 @@ use std::path::Path;
 use arrow::array::{
     Array, FixedSizeListArray, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
 };
-use common::{check, irl, mnist_dir, pipeline_file, run_command, small};
-
-fn batches(path: &Path) -> Vec<RecordBatch> {
-    let bytes = std::fs::read(path).unwrap_or_else(|_| panic!("{} is missing", path.display()));
-    irl_store::table::from_parquet("test", bytes).unwrap()
-}
+use common::{batches, check, column, irl, mnist_dir, pipeline_file, run_command, small};
 
 fn rows(path: &Path) -> usize {
     batches(path).iter().map(RecordBatch::num_rows).sum()
-}
-
-fn column<T: Array + Clone + 'static>(batch: &RecordBatch, name: &str) -> T {
-    batch
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("column {name} is missing"))
-        .as_any()
-        .downcast_ref::<T>()
-        .unwrap_or_else(|| panic!("column {name} has another type"))
-        .clone()
 }
 
 /// (round, column) -> value of the test rows of the run's metrics table.

@@ -56,6 +56,11 @@ pub enum ModelConfigError {
          use larger images"
     )]
     ImageShape { found: [usize; 3] },
+    #[error(
+        "model.latent_dim is {components}, but PCA needs between 1 and the {pixels} pixels of an \
+         image; set model.latent_dim in that range"
+    )]
+    Components { components: usize, pixels: usize },
 }
 
 impl ConvAutoencoderConfig {

@@ -134,6 +134,7 @@ pub struct Encoded {
 pub enum LoopModel {
     ConvAe(ConvAutoencoder),
     Vae(ConvVae),
+    Pca(crate::Pca),
 }
 
 impl LoopModel {
@@ -146,9 +147,8 @@ impl LoopModel {
         origin: &str,
         device: &Device,
     ) -> Result<Self, crate::weights::WeightsError> {
-        let architecture = spec.architecture();
         Ok(match spec {
-            crate::ModelSpec::ConvAe { .. } => LoopModel::ConvAe(
+            crate::ModelSpec::ConvAe { architecture } => LoopModel::ConvAe(
                 crate::weights::load_safetensors(
                     architecture.init(image_shape, device),
                     weights,
@@ -156,9 +156,17 @@ impl LoopModel {
                 )?
                 .valid(),
             ),
-            crate::ModelSpec::Vae { .. } => LoopModel::Vae(
+            crate::ModelSpec::Vae { architecture, .. } => LoopModel::Vae(
                 crate::weights::load_safetensors(
                     architecture.init_vae(image_shape, device),
+                    weights,
+                    origin,
+                )?
+                .valid(),
+            ),
+            crate::ModelSpec::Pca { components } => LoopModel::Pca(
+                crate::weights::load_safetensors(
+                    crate::Pca::init(*components, image_shape.iter().product(), device),
                     weights,
                     origin,
                 )?
@@ -192,6 +200,10 @@ impl LoopModel {
                 LoopModel::Vae(model) => {
                     let (mean, _) = model.encode(images); // [B, d]
                     (mean.clone(), model.decode(mean))
+                }
+                LoopModel::Pca(model) => {
+                    let latents = model.encode(images); // [B, k]
+                    (latents.clone(), model.decode(latents, split.image_shape))
                 }
             };
             encoded.latent_dim = latents.dims()[1];

@@ -10,6 +10,7 @@ pub mod conv_ae;
 pub mod infer;
 pub mod layers;
 pub mod loss;
+pub mod pca;
 pub mod sampling;
 pub mod spec;
 pub mod vae;
@@ -21,5 +22,6 @@ pub use loss::{
     ReconstructionTerm, VaeLoss, per_image_squared_error, reconstruction_loss, vae_loss,
     vae_terms_per_image,
 };
+pub use pca::Pca;
 pub use spec::ModelSpec;
 pub use vae::{ConvVae, VaeOutput};

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ConvAutoencoderConfig, ModelConfigError, ReconstructionTerm};
 
-/// A model of the loop: the autoencoder, or the VAE with its reconstruction term.
+/// A model of the loop: the autoencoder, the VAE with its reconstruction term, or PCA.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelSpec {
@@ -15,15 +15,18 @@ pub enum ModelSpec {
         architecture: ConvAutoencoderConfig,
         reconstruction_term: ReconstructionTerm,
     },
+    /// [`crate::pca::Pca`] with this many components, fitted in closed form.
+    Pca { components: usize },
 }
 
 impl ModelSpec {
-    /// Returns the shared convolutional architecture.
-    pub fn architecture(&self) -> &ConvAutoencoderConfig {
+    /// Returns the shared convolutional architecture; PCA has none.
+    pub fn architecture(&self) -> Option<&ConvAutoencoderConfig> {
         match self {
             ModelSpec::ConvAe { architecture } | ModelSpec::Vae { architecture, .. } => {
-                architecture
+                Some(architecture)
             }
+            ModelSpec::Pca { .. } => None,
         }
     }
 
@@ -32,11 +35,26 @@ impl ModelSpec {
         match self {
             ModelSpec::ConvAe { .. } => "conv_ae",
             ModelSpec::Vae { .. } => "vae",
+            ModelSpec::Pca { .. } => "pca",
         }
     }
 
     /// Checks that the model can be built for images of `image_shape`.
     pub fn validate(&self, image_shape: [usize; 3]) -> Result<(), ModelConfigError> {
-        self.architecture().validate(image_shape)
+        match self {
+            ModelSpec::ConvAe { architecture } | ModelSpec::Vae { architecture, .. } => {
+                architecture.validate(image_shape)
+            }
+            ModelSpec::Pca { components } => {
+                let pixels = image_shape.iter().product::<usize>();
+                if *components == 0 || *components > pixels {
+                    return Err(ModelConfigError::Components {
+                        components: *components,
+                        pixels,
+                    });
+                }
+                Ok(())
+            }
+        }
     }
 }

@@ -17,6 +17,10 @@ pub struct Pipeline {
     /// Seed of every random stream of the run; each round derives its own from it.
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// Run one chain per seed, named `<name>-seed-<seed>`, in place of `seed`, and summarise
+    /// every metric across them in `runs/<name>/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<Vec<u64>>,
     #[serde(default)]
     pub data: DataConfig,
     #[serde(default)]
@@ -66,6 +70,7 @@ impl Pipeline {
         }
 
         self.validate_model_settings()?;
+        self.validate_loop_settings()?;
         positive("model.width", self.model.width)?;
         at_least_one("model.latent_dim", self.model.latent_dim)?;
         at_least_one("training.epochs", self.training.epochs)?;
@@ -176,18 +181,106 @@ impl Pipeline {
 }
 
 impl Pipeline {
+    /// Settings of the loop that apply to one data regime or model start only.
+    fn validate_loop_settings(&self) -> Result<(), (&'static str, String)> {
+        let iterate = &self.iterate;
+        if let Some(seeds) = &self.seeds {
+            if seeds.is_empty() {
+                return Err(("seeds", "must list at least one seed".to_string()));
+            }
+            let mut sorted = seeds.clone();
+            sorted.sort_unstable();
+            if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+                return Err((
+                    "seeds",
+                    format!(
+                        "lists seed {} twice; each chain needs its own seed",
+                        pair[0]
+                    ),
+                ));
+            }
+        }
+        if iterate.budget.is_some() && iterate.regime != DataRegime::Accumulate {
+            return Err((
+                "iterate.budget",
+                format!(
+                    "applies to iterate.regime accumulate only, but the regime is {}; remove \
+                     the key or set iterate.regime to accumulate",
+                    iterate.regime.as_str()
+                ),
+            ));
+        }
+        match iterate.original_fraction {
+            Some(_) if iterate.regime != DataRegime::Mix => {
+                return Err((
+                    "iterate.original_fraction",
+                    format!(
+                        "applies to iterate.regime mix only, but the regime is {}; remove the \
+                         key or set iterate.regime to mix",
+                        iterate.regime.as_str()
+                    ),
+                ));
+            }
+            Some(fraction) if !(fraction > 0.0 && fraction < 1.0) => {
+                return Err((
+                    "iterate.original_fraction",
+                    format!(
+                        "must be between 0 and 1 (exclusive), found {fraction}; 0 is the \
+                         replace regime and 1 the original regime"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(epochs) = iterate.warm_epochs {
+            if iterate.start != ModelStart::Warm {
+                return Err((
+                    "iterate.warm_epochs",
+                    format!(
+                        "applies to iterate.start warm only, but the start is {}; remove the \
+                         key or set iterate.start to warm",
+                        iterate.start.as_str()
+                    ),
+                ));
+            }
+            if epochs == 0 {
+                return Err(("iterate.warm_epochs", "must be at least 1, found 0".into()));
+            }
+        }
+        if iterate.start == ModelStart::Frozen && iterate.regime != DataRegime::Replace {
+            return Err((
+                "iterate.start",
+                format!(
+                    "is frozen, which trains only in round 1 and has no use for iterate.regime \
+                     {}; set iterate.regime to replace",
+                    iterate.regime.as_str()
+                ),
+            ));
+        }
+        if iterate.start == ModelStart::Warm && self.model.kind == ModelKind::Pca {
+            return Err((
+                "iterate.start",
+                "is warm, but PCA is fitted in closed form and has no weights to continue \
+                 from; use fresh or frozen"
+                    .to_string(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Settings that only one model kind understands.
     fn validate_model_settings(&self) -> Result<(), (&'static str, String)> {
         let kind = self.model.kind;
-        if kind == ModelKind::ConvAe
+        if kind != ModelKind::Vae
             && let Some(term) = self.model.reconstruction_term
         {
             return Err((
                 "model.reconstruction_term",
                 format!(
-                    "is {}, but the conv_ae model is always trained on the squared error; remove \
-                     the key or set model.kind to vae",
-                    term_name(term)
+                    "is {}, but the {} model always fits the squared error; remove the key or \
+                     set model.kind to vae",
+                    term_name(term),
+                    kind.as_str()
                 ),
             ));
         }
@@ -242,6 +335,9 @@ impl Pipeline {
                     .model
                     .reconstruction_term
                     .unwrap_or(ReconstructionTerm::Mse),
+            },
+            ModelKind::Pca => ModelSpec::Pca {
+                components: self.model.latent_dim,
             },
         }
     }
@@ -355,7 +451,9 @@ impl DataSource {
 pub struct ModelConfig {
     pub kind: ModelKind,
     /// Multiplier of pythae's channel counts (128, 256, 512, 1024); 1.0 is the published network.
+    /// PCA has no channels and ignores it.
     pub width: f64,
+    /// Size of the latent vector; PCA's number of components.
     pub latent_dim: usize,
     /// VAE only: `mse` (one half of the squared error, the default) or `bce` (binary
     /// cross-entropy, for data in [0, 1]), summed over the pixels.
@@ -382,6 +480,8 @@ pub enum ModelKind {
     ConvAe,
     /// Variational autoencoder in pythae's MNIST layout.
     Vae,
+    /// Principal component analysis with `latent_dim` components, fitted in closed form.
+    Pca,
 }
 
 impl ModelKind {
@@ -390,11 +490,12 @@ impl ModelKind {
         match self {
             ModelKind::ConvAe => "conv_ae",
             ModelKind::Vae => "vae",
+            ModelKind::Pca => "pca",
         }
     }
 }
 
-/// Training of each round's fresh model.
+/// Training of each round's model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainingConfig {
@@ -429,12 +530,27 @@ pub enum OptimizerKind {
     Adam,
 }
 
-/// The loop: how many rounds, and when to stop early.
+/// The loop: how many rounds, what each round trains on and starts from, and when to stop
+/// early.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IterateConfig {
     pub max_iterations: u32,
     pub convergence: ConvergenceConfig,
+    /// Data each round after the first trains on.
+    pub regime: DataRegime,
+    /// `accumulate` only: `all` trains on the whole pool. `original_size` trains on a seeded
+    /// sample of the pool as large as the original data, drawn anew each round.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<AccumulateBudget>,
+    /// `mix` only: share of original images in each round's training data (default 0.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_fraction: Option<f64>,
+    /// Model each round after the first starts from.
+    pub start: ModelStart,
+    /// `warm` only: epochs of the rounds after the first (default `training.epochs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warm_epochs: Option<usize>,
 }
 
 impl Default for IterateConfig {
@@ -442,6 +558,84 @@ impl Default for IterateConfig {
         Self {
             max_iterations: 30,
             convergence: ConvergenceConfig::default(),
+            regime: DataRegime::Replace,
+            budget: None,
+            original_fraction: None,
+            start: ModelStart::Fresh,
+            warm_epochs: None,
+        }
+    }
+}
+
+/// Share of original images in a `mix` round when the file sets none.
+pub const DEFAULT_ORIGINAL_FRACTION: f64 = 0.1;
+
+impl IterateConfig {
+    /// Returns the share of original images of a `mix` round.
+    pub fn mix_fraction(&self) -> f64 {
+        self.original_fraction.unwrap_or(DEFAULT_ORIGINAL_FRACTION)
+    }
+}
+
+/// Data regime: the data of each round after the first. Round 1 always trains on the original
+/// data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataRegime {
+    /// The previous round's reconstructions only: the study's loop.
+    Replace,
+    /// The original data and every earlier round's reconstructions.
+    Accumulate,
+    /// `original_fraction` of the images original, the rest the previous round's
+    /// reconstructions; each image index comes from one of the two (seeded per round).
+    Mix,
+    /// The original data in every round, each round's model reconstructing the original: the
+    /// retrain-on-original control, whose spread across rounds is the noise floor.
+    Original,
+}
+
+impl DataRegime {
+    /// Name as written in the pipeline file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataRegime::Replace => "replace",
+            DataRegime::Accumulate => "accumulate",
+            DataRegime::Mix => "mix",
+            DataRegime::Original => "original",
+        }
+    }
+}
+
+/// Size of an `accumulate` round's training data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccumulateBudget {
+    /// The whole pool: round k trains on k times the original number of images.
+    All,
+    /// A seeded subsample of the pool with the original number of images.
+    OriginalSize,
+}
+
+/// Model each round after the first starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelStart {
+    /// A new initialisation, seeded per round.
+    Fresh,
+    /// The previous round's weights, trained for `warm_epochs` more epochs.
+    Warm,
+    /// No training after round 1: round 1's model reconstructs its own output again and again
+    /// (the frozen-map control).
+    Frozen,
+}
+
+impl ModelStart {
+    /// Name as written in the pipeline file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelStart::Fresh => "fresh",
+            ModelStart::Warm => "warm",
+            ModelStart::Frozen => "frozen",
         }
     }
 }
@@ -506,7 +700,7 @@ impl Default for ReconstructionConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReconstructionMode {
-    /// conv_ae: the model's output in evaluation mode.
+    /// conv_ae and pca: the model's output (the autoencoder's in evaluation mode).
     Deterministic,
     /// vae: decode z = mean + eps * exp(log_var / 2), one seeded eps per image (the study's loop).
     PosteriorSample,
@@ -518,7 +712,7 @@ impl ReconstructionMode {
     /// Lists the modes a model kind accepts, its default first.
     pub fn allowed_for(kind: ModelKind) -> &'static [ReconstructionMode] {
         match kind {
-            ModelKind::ConvAe => &[ReconstructionMode::Deterministic],
+            ModelKind::ConvAe | ModelKind::Pca => &[ReconstructionMode::Deterministic],
             ModelKind::Vae => &[
                 ReconstructionMode::PosteriorSample,
                 ReconstructionMode::PosteriorMean,

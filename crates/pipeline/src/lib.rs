@@ -3,11 +3,13 @@
 
 pub mod backend;
 pub mod compare;
+pub mod compose;
 pub mod config;
 pub mod error;
 pub mod load;
 pub mod report_input;
 pub mod runner;
+pub mod seeds;
 pub mod stages;
 pub mod tables;
 

@@ -18,7 +18,7 @@ use irl_store::{
 };
 
 use crate::backend::Backend;
-use crate::config::{Pipeline, SplitChoice};
+use crate::config::{AccumulateBudget, DataRegime, ModelStart, Pipeline, SplitChoice};
 use crate::error::RunError;
 use crate::stages::{self, PREVIEW_IMAGES, StageKind};
 use crate::tables::{self, RunMetricsRow};
@@ -80,6 +80,7 @@ pub struct RunOptions<'a> {
 }
 
 /// A dataset object, read from the store the first time a stage needs its contents.
+#[derive(Clone)]
 struct DatasetHandle {
     object: ObjectRef,
     loaded: Option<Arc<Dataset>>,
@@ -320,65 +321,63 @@ impl Runner<'_> {
         let mut round_tables: Vec<BTreeMap<String, ObjectRef>> = vec![reference.outputs.clone()];
         let mut previews = vec![(0u32, ingest.outputs["preview"].clone())];
         let mut prior_samples: Vec<(u32, ObjectRef)> = Vec::new();
-        let mut input = DatasetHandle::stored(ingest.outputs["dataset"].clone());
+        let mut previous_output = DatasetHandle::stored(ingest.outputs["dataset"].clone());
         let mut metrics: Vec<RunMetricsRow> = Vec::new();
         // Model and output dataset of every round, for the cross-round losses.
         let mut models: Vec<(u32, ObjectRef)> = Vec::new();
         let mut datasets: Vec<(u32, ObjectRef)> = vec![(0, original.object.clone())];
+        let iterate = &pipeline.iterate;
 
-        for iteration in 1..=pipeline.iterate.max_iterations {
+        for iteration in 1..=iterate.max_iterations {
             let round_seed = irl_train::derive_seed(pipeline.seed, "round", u64::from(iteration));
 
-            // Train a fresh model on the round's input.
-            let key =
-                stages::train_key(pipeline, iteration, &input.object.digest, &self.backend_key);
-            let Step::Done(trained) =
-                self.stage(StageKind::Train, iteration, key, |store, key| {
-                    let dataset = input.get(store)?;
-                    let model = pipeline.model_spec();
-                    model.validate(dataset.train.image_shape)?;
-                    let request = irl_train::TrainRequest {
-                        round: iteration,
-                        dataset: &dataset,
-                        model: &model,
-                        config: &train_config(pipeline),
-                        seed: round_seed,
-                        device: &options.backend.device(),
-                        checkpoint_dir: &store.checkpoint_dir(key),
-                    };
-                    let output = irl_train::train(request, options.progress)?;
-                    let mut outputs = BTreeMap::new();
-                    outputs.insert(
-                        "model".to_string(),
-                        store.put(&output.weights, "safetensors")?,
-                    );
-                    outputs.insert(
-                        "training_log".to_string(),
-                        store.put(&irl_train::log_table(&output.log)?, "parquet")?,
-                    );
-                    Ok(outputs)
-                })?
-            else {
-                return Ok(());
+            // The images the round's model reconstructs, and the data it trains on.
+            let mut input = match iterate.regime {
+                DataRegime::Original => original.clone(),
+                _ => previous_output.clone(),
             };
-            let checkpoints = self.store.checkpoint_dir(&trained.key);
-            if checkpoints.exists() {
-                fs_err::remove_dir_all(&checkpoints).map_err(|source| RunError::Io {
-                    path: checkpoints.clone(),
-                    source,
-                })?;
+            let mut training = match iterate.regime {
+                DataRegime::Accumulate | DataRegime::Mix if iteration > 1 => {
+                    let Some(composed) = self.compose(iteration, &mut original, &datasets)? else {
+                        return Ok(());
+                    };
+                    composed
+                }
+                _ => input.clone(),
+            };
+
+            // Train the round's model, or take round 1's when the map is frozen.
+            let frozen = iterate.start == ModelStart::Frozen && iteration > 1;
+            let model_object = match models.first() {
+                Some((_, first)) if frozen => first.clone(),
+                _ => {
+                    let warm_start = match models.last() {
+                        Some((_, previous)) if iterate.start == ModelStart::Warm => {
+                            Some(previous.clone())
+                        }
+                        _ => None,
+                    };
+                    let Some(model) =
+                        self.train(iteration, round_seed, &mut training, warm_start.as_ref())?
+                    else {
+                        return Ok(());
+                    };
+                    model
+                }
+            };
+            // The input is often the training data itself; keep what training read.
+            if input.loaded.is_none() && training.object.digest == input.object.digest {
+                input.loaded = training.loaded.take();
             }
-            self.link_outputs(
-                iteration,
-                &trained,
-                &[
-                    ("model", "model.safetensors"),
-                    ("training_log", "training-log.parquet"),
-                ],
-            )?;
+            if frozen && options.mode != Mode::Explain {
+                self.store.link(
+                    name,
+                    &format!("iter-{iteration:02}/model.safetensors"),
+                    &model_object,
+                )?;
+            }
 
             // Reconstruct the round's input: the next round's dataset.
-            let model_object = trained.outputs["model"].clone();
             let key = stages::reconstruct_key(
                 pipeline,
                 iteration,
@@ -597,7 +596,7 @@ impl Runner<'_> {
 
             // Convergence, then the run-level tables and the report.
             let converged_now = self.update_convergence(&mut metrics, iteration);
-            input = output;
+            previous_output = output;
             let stopping = converged_now && pipeline.iterate.convergence.stop;
             let last = stopping || iteration == pipeline.iterate.max_iterations;
             if last && pipeline.evaluation.cross_round_losses {
@@ -634,6 +633,150 @@ impl Runner<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Trains round `iteration`'s model on `training`, from fresh weights or from `warm_start`'s.
+    /// Returns the model object, or `None` where the chain stops here.
+    fn train(
+        &mut self,
+        iteration: u32,
+        round_seed: u64,
+        training: &mut DatasetHandle,
+        warm_start: Option<&ObjectRef>,
+    ) -> Result<Option<ObjectRef>, RunError> {
+        let pipeline = self.pipeline;
+        let options = self.options;
+        let key = stages::train_key(
+            pipeline,
+            iteration,
+            &training.object.digest,
+            warm_start.map(|object| &object.digest),
+            &self.backend_key,
+        );
+        let Step::Done(trained) = self.stage(StageKind::Train, iteration, key, |store, key| {
+            let dataset = training.get(store)?;
+            let model = pipeline.model_spec();
+            model.validate(dataset.train.image_shape)?;
+            let mut config = train_config(pipeline);
+            let warm_bytes = match warm_start {
+                Some(object) => {
+                    config.epochs = stages::warm_epochs(pipeline);
+                    Some((
+                        store.read(object)?,
+                        store.object_path(object).display().to_string(),
+                    ))
+                }
+                None => None,
+            };
+            let request = irl_train::TrainRequest {
+                round: iteration,
+                dataset: &dataset,
+                model: &model,
+                config: &config,
+                seed: round_seed,
+                device: &options.backend.device(),
+                checkpoint_dir: &store.checkpoint_dir(key),
+                warm_start: warm_bytes
+                    .as_ref()
+                    .map(|(bytes, origin)| (bytes.as_slice(), origin.as_str())),
+            };
+            let output = irl_train::train(request, options.progress)?;
+            let mut outputs = BTreeMap::new();
+            outputs.insert(
+                "model".to_string(),
+                store.put(&output.weights, "safetensors")?,
+            );
+            outputs.insert(
+                "training_log".to_string(),
+                store.put(&irl_train::log_table(&output.log)?, "parquet")?,
+            );
+            Ok(outputs)
+        })?
+        else {
+            return Ok(None);
+        };
+        let checkpoints = self.store.checkpoint_dir(&trained.key);
+        if checkpoints.exists() {
+            fs_err::remove_dir_all(&checkpoints).map_err(|source| RunError::Io {
+                path: checkpoints.clone(),
+                source,
+            })?;
+        }
+        self.link_outputs(
+            iteration,
+            &trained,
+            &[
+                ("model", "model.safetensors"),
+                ("training_log", "training-log.parquet"),
+            ],
+        )?;
+        Ok(Some(trained.outputs["model"].clone()))
+    }
+
+    /// Composes round `iteration`'s training data from the original and the reconstructions of
+    /// the rounds before (`datasets`: round 0, the original, then each round's output).
+    fn compose(
+        &mut self,
+        iteration: u32,
+        original: &mut DatasetHandle,
+        datasets: &[(u32, ObjectRef)],
+    ) -> Result<Option<DatasetHandle>, RunError> {
+        let pipeline = self.pipeline;
+        let iterate = &pipeline.iterate;
+        // Mix draws from the original and the previous round; accumulate from every round.
+        let sources: Vec<ObjectRef> = match iterate.regime {
+            DataRegime::Mix => vec![
+                original.object.clone(),
+                datasets.last().expect("round 1 came before").1.clone(),
+            ],
+            _ => datasets.iter().map(|(_, object)| object.clone()).collect(),
+        };
+        let reconstructions: Vec<_> = sources[1..].iter().map(|object| object.digest).collect();
+        let key = stages::compose_key(
+            pipeline,
+            iteration,
+            &original.object.digest,
+            &reconstructions,
+        );
+        let Step::Done(composed) = self.stage(StageKind::Compose, iteration, key, |store, _| {
+            let first = original.get(store)?;
+            let seed = irl_train::derive_seed(pipeline.seed, "compose", u64::from(iteration));
+            let mut picks = [Vec::new(), Vec::new()];
+            for (index, split) in SplitName::ALL.into_iter().enumerate() {
+                let len = first.split(split).len();
+                let seed = irl_train::derive_seed(seed, split.as_str(), 0);
+                picks[index] = match iterate.regime {
+                    DataRegime::Mix => crate::compose::mix_picks(len, iterate.mix_fraction(), seed),
+                    _ => {
+                        let budget = match iterate.budget {
+                            Some(AccumulateBudget::OriginalSize) => Some(len),
+                            Some(AccumulateBudget::All) | None => None,
+                        };
+                        let lens = vec![len; sources.len()];
+                        crate::compose::pool_picks(&lens, budget, seed)
+                    }
+                };
+            }
+            let image_shape = first.train.image_shape;
+            let dataset = crate::compose::gather(&picks, sources.len(), image_shape, |source| {
+                if source == 0 {
+                    return Ok(first.clone());
+                }
+                let path = store.object_path(&sources[source]);
+                Ok(Arc::new(Dataset::read(&path)?))
+            })?;
+            let metadata = dataset_metadata("compose", iteration);
+            Ok(BTreeMap::from([(
+                "dataset".to_string(),
+                store.put(&dataset.to_safetensors(&metadata)?, "safetensors")?,
+            )]))
+        })?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(DatasetHandle::stored(
+            composed.outputs["dataset"].clone(),
+        )))
     }
 
     /// Key inputs of the record that `slot` pointed at in the run's state, if any.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use irl_store::{KeyInputs, ObjectDigest};
 use serde_json::json;
 
-use crate::config::{DataSource, ModelKind, Pipeline, ReconstructionMode};
+use crate::config::{DataRegime, DataSource, ModelKind, ModelStart, Pipeline, ReconstructionMode};
 
 /// Images per split kept in the small preview objects that the report draws from.
 pub const PREVIEW_IMAGES: usize = 64;
@@ -20,6 +20,9 @@ pub const PRIOR_SAMPLES: usize = 25;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StageKind {
     Ingest,
+    /// A round's training data drawn from the original data and earlier reconstructions
+    /// (`accumulate` and `mix` regimes).
+    Compose,
     /// The reference classifier and the round-0 measurements, once per run.
     Reference,
     Train,
@@ -35,6 +38,7 @@ impl StageKind {
     pub fn as_str(self) -> &'static str {
         match self {
             StageKind::Ingest => "ingest",
+            StageKind::Compose => "compose",
             StageKind::Reference => "reference",
             StageKind::Train => "train",
             StageKind::Reconstruct => "reconstruct",
@@ -108,26 +112,91 @@ pub fn ingest_key(pipeline: &Pipeline, source_digests: &[(String, [u8; 32])]) ->
     }
 }
 
+/// Version of the compose stage's meaning; part of its cache key.
+pub const COMPOSE_VERSION: u32 = 1;
+
+/// Compose: the regime and its settings, the round, the original dataset and the
+/// reconstructions it draws from (in round order), and the run seed where it draws at random.
+pub fn compose_key(
+    pipeline: &Pipeline,
+    iteration: u32,
+    original: &ObjectDigest,
+    reconstructions: &[ObjectDigest],
+) -> KeyInputs {
+    let iterate = &pipeline.iterate;
+    let mut params = json!({
+        "round": iteration,
+        "regime": iterate.regime,
+    });
+    let random = match iterate.regime {
+        DataRegime::Mix => {
+            params["original_fraction"] = json!(iterate.mix_fraction());
+            true
+        }
+        DataRegime::Accumulate => {
+            let budget = iterate
+                .budget
+                .unwrap_or(crate::config::AccumulateBudget::All);
+            params["budget"] = json!(budget);
+            budget != crate::config::AccumulateBudget::All
+        }
+        DataRegime::Replace | DataRegime::Original => false,
+    };
+    let mut inputs = inputs(&[("original", original)]);
+    for (index, digest) in reconstructions.iter().enumerate() {
+        inputs.insert(format!("reconstruction_{:02}", index + 1), digest.to_hex());
+    }
+    KeyInputs {
+        stage: StageKind::Compose.as_str().into(),
+        version: COMPOSE_VERSION,
+        params,
+        inputs,
+        seed: random.then_some(pipeline.seed),
+        backend: None,
+    }
+}
+
 /// Train: the architecture, the training settings and the round, the input dataset, the run
-/// seed and the backend.
+/// seed and the backend. A warm round also depends on the weights it starts from and trains for
+/// `iterate.warm_epochs`. PCA is fitted in closed form, so neither the training settings nor the
+/// seed are part of its key.
 pub fn train_key(
     pipeline: &Pipeline,
     iteration: u32,
     dataset: &ObjectDigest,
+    warm_start: Option<&ObjectDigest>,
     backend: &str,
 ) -> KeyInputs {
+    let closed_form = pipeline.model.kind == ModelKind::Pca;
+    let mut params = json!({
+        "round": iteration,
+        "model": model_params(pipeline),
+    });
+    if !closed_form {
+        params["training"] = json!(pipeline.training);
+    }
+    let mut inputs = inputs(&[("dataset", dataset)]);
+    if let Some(weights) = warm_start {
+        params["start"] = json!(ModelStart::Warm);
+        params["training"]["epochs"] = json!(warm_epochs(pipeline));
+        inputs.insert("warm_start".into(), weights.to_hex());
+    }
     KeyInputs {
         stage: StageKind::Train.as_str().into(),
         version: irl_train::STAGE_VERSION,
-        params: json!({
-            "round": iteration,
-            "model": model_params(pipeline),
-            "training": pipeline.training,
-        }),
-        inputs: inputs(&[("dataset", dataset)]),
-        seed: Some(pipeline.seed),
+        params,
+        inputs,
+        seed: (!closed_form).then_some(pipeline.seed),
         backend: Some(backend.to_string()),
     }
+}
+
+/// Epochs of a warm round.
+pub fn warm_epochs(pipeline: &Pipeline) -> usize {
+    pipeline
+        .iterate
+        .warm_epochs
+        .unwrap_or(pipeline.training.epochs)
 }
 
 /// Returns the model section with the defaults that depend on the kind filled in.

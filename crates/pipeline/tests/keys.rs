@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use irl_pipeline::stages::{
-    EvaluateInputs, evaluate_key, ingest_key, reconstruct_key, reference_key, report_key, train_key,
+    EvaluateInputs, compose_key, evaluate_key, ingest_key, reconstruct_key, reference_key,
+    report_key, train_key,
 };
 use irl_pipeline::{Pipeline, parse};
 use irl_store::ObjectDigest;
@@ -31,7 +32,7 @@ fn sources() -> Vec<(String, [u8; 32])> {
 }
 
 fn train(pipeline: &Pipeline) -> irl_store::StageKey {
-    train_key(pipeline, 3, &digest("dataset"), "flex/cpu").key()
+    train_key(pipeline, 3, &digest("dataset"), None, "flex/cpu").key()
 }
 
 #[test]
@@ -57,21 +58,21 @@ fn train_key_changes_with_each_input() {
         );
     }
     assert_ne!(
-        train_key(&base, 4, &digest("dataset"), "flex/cpu").key(),
+        train_key(&base, 4, &digest("dataset"), None, "flex/cpu").key(),
         reference,
         "the round"
     );
     assert_ne!(
-        train_key(&base, 3, &digest("other dataset"), "flex/cpu").key(),
+        train_key(&base, 3, &digest("other dataset"), None, "flex/cpu").key(),
         reference,
         "the input dataset"
     );
     assert_ne!(
-        train_key(&base, 3, &digest("dataset"), "tch/cpu").key(),
+        train_key(&base, 3, &digest("dataset"), None, "tch/cpu").key(),
         reference,
         "the backend"
     );
-    let mut bumped = train_key(&base, 3, &digest("dataset"), "flex/cpu");
+    let mut bumped = train_key(&base, 3, &digest("dataset"), None, "flex/cpu");
     bumped.version += 1;
     assert_ne!(bumped.key(), reference, "the stage version");
 }
@@ -88,10 +89,106 @@ fn train_key_ignores_other_settings() {
         "iterate.convergence.tolerance=0.5",
         "report.images_per_grid=9",
         "report.snapshot_rounds=[2]",
+        // The regime decides the dataset, whose digest is in the key already.
+        "iterate.regime=mix",
+        "iterate.regime=original",
+        "seeds=[1, 2]",
     ];
     for text in unrelated {
         assert_eq!(train(&with(&[text])), reference, "{text} changed the key");
     }
+}
+
+#[test]
+fn warm_train_key_has_its_start_and_epochs() {
+    let warm = with(&["iterate.start=warm", "iterate.warm_epochs=2"]);
+    let key = |pipeline: &Pipeline, start: Option<&ObjectDigest>| {
+        train_key(pipeline, 3, &digest("dataset"), start, "flex/cpu").key()
+    };
+    let weights = digest("weights");
+    let reference = key(&warm, Some(&weights));
+    assert_ne!(reference, key(&warm, None), "a fresh start");
+    assert_ne!(reference, key(&warm, Some(&digest("other"))), "the weights");
+    let longer = with(&["iterate.start=warm", "iterate.warm_epochs=3"]);
+    assert_ne!(reference, key(&longer, Some(&weights)), "the warm epochs");
+    // A fresh round of a warm pipeline is the fresh pipeline's round.
+    assert_eq!(key(&warm, None), train(&with(&[])));
+}
+
+#[test]
+fn pca_train_key_ignores_seed() {
+    let pca = |overrides: &[&str]| {
+        let mut all = vec!["model.kind=pca"];
+        all.extend_from_slice(overrides);
+        train(&with(&all))
+    };
+    let reference = pca(&[]);
+    assert_ne!(reference, train(&with(&[])), "the kind");
+    for text in ["seed=9", "training.epochs=4", "training.learning_rate=0.1"] {
+        assert_eq!(pca(&[text]), reference, "{text} changed the key");
+    }
+    assert_ne!(pca(&["model.latent_dim=4"]), reference, "the components");
+}
+
+#[test]
+fn compose_key_changes_with_each_input() {
+    let key = |pipeline: &Pipeline, round: u32, sources: &[ObjectDigest]| {
+        compose_key(pipeline, round, &digest("original"), sources).key()
+    };
+    let rounds = [digest("round 1"), digest("round 2")];
+    let mix = with(&["iterate.regime=mix"]);
+    let reference = key(&mix, 3, &rounds[1..]);
+    assert_eq!(
+        reference,
+        key(
+            &with(&["iterate.regime=mix", "iterate.original_fraction=0.1"]),
+            3,
+            &rounds[1..]
+        ),
+        "0.1 is the default fraction"
+    );
+    for (changed, what) in [
+        (
+            key(
+                &with(&["iterate.regime=mix", "iterate.original_fraction=0.2"]),
+                3,
+                &rounds[1..],
+            ),
+            "the fraction",
+        ),
+        (
+            key(&with(&["iterate.regime=mix", "seed=2"]), 3, &rounds[1..]),
+            "the seed",
+        ),
+        (key(&mix, 4, &rounds[1..]), "the round"),
+        (key(&mix, 3, &rounds[..1]), "the reconstruction"),
+        (
+            key(&with(&["iterate.regime=accumulate"]), 3, &rounds),
+            "the regime",
+        ),
+    ] {
+        assert_ne!(changed, reference, "{what}");
+    }
+
+    // The whole pool draws nothing at random; a budget does.
+    let pool = with(&["iterate.regime=accumulate"]);
+    assert_eq!(
+        key(&pool, 3, &rounds),
+        key(&with(&["iterate.regime=accumulate", "seed=5"]), 3, &rounds)
+    );
+    let budget = ["iterate.regime=accumulate", "iterate.budget=original_size"];
+    assert_ne!(
+        key(&with(&budget), 3, &rounds),
+        key(&pool, 3, &rounds),
+        "the budget"
+    );
+    let mut reseeded = budget.to_vec();
+    reseeded.push("seed=5");
+    assert_ne!(
+        key(&with(&budget), 3, &rounds),
+        key(&with(&reseeded), 3, &rounds),
+        "the seed"
+    );
 }
 
 #[test]

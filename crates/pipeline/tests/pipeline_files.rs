@@ -269,11 +269,76 @@ fn vae_defaults_depend_on_the_kind() {
 }
 
 #[test]
+fn settings_of_another_loop_variant_are_rejected() {
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["iterate.budget=original_size"],
+            "`iterate.budget`: applies to iterate.regime accumulate only, but the regime is \
+             replace",
+        ),
+        (
+            &["iterate.regime=accumulate", "iterate.original_fraction=0.2"],
+            "`iterate.original_fraction`: applies to iterate.regime mix only",
+        ),
+        (
+            &["iterate.regime=mix", "iterate.original_fraction=1.5"],
+            "`iterate.original_fraction`: must be between 0 and 1 (exclusive), found 1.5",
+        ),
+        (
+            &["iterate.warm_epochs=2"],
+            "`iterate.warm_epochs`: applies to iterate.start warm only, but the start is fresh",
+        ),
+        (
+            &["iterate.start=frozen", "iterate.regime=mix"],
+            "`iterate.start`: is frozen, which trains only in round 1",
+        ),
+        (
+            &["model.kind=pca", "iterate.start=warm"],
+            "`iterate.start`: is warm, but PCA is fitted in closed form",
+        ),
+        (&["seeds=[3, 4, 3]"], "`seeds`: lists seed 3 twice"),
+        (
+            &["iterate.regime=shuffle"],
+            "`iterate.regime`: unknown variant `shuffle`, expected one of `replace`, \
+             `accumulate`, `mix`, `original`",
+        ),
+    ];
+    for (overrides, expected) in cases {
+        let message = error("name: study\n", overrides);
+        assert!(message.contains(expected), "{overrides:?}: {message}");
+    }
+}
+
+#[test]
+fn pca_takes_its_components_from_the_latent_size() {
+    let pipeline = parse(
+        "name: study\nmodel:\n  kind: pca\n  latent_dim: 12\n",
+        Path::new("p.yaml"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        pipeline.model_spec(),
+        irl_models::ModelSpec::Pca { components: 12 }
+    );
+    assert!(to_yaml(&pipeline).contains("mode: deterministic"));
+}
+
+#[test]
 fn shipped_pipelines_parse() {
-    for file in ["mnist-ae.yaml", "mnist-vae.yaml"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../pipelines")
-            .join(file);
-        irl_pipeline::load(&path, &[]).unwrap_or_else(|error| panic!("{file}: {error}"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines");
+    let mut files = Vec::new();
+    for dir in [root.clone(), root.join("variants")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|ext| ext == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 10, "found {files:?}");
+    for path in files {
+        irl_pipeline::load(&path, &[])
+            .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     }
 }

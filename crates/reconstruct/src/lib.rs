@@ -2,10 +2,10 @@
 //! the next round's dataset.
 //!
 //! Both splits go through the model in evaluation mode (batch norm uses its running
-//! statistics). The autoencoder's output depends only on the weights and the input. A VAE
-//! decodes either a latent sampled from q(z|x) (`posterior_sample`, as in the study) or the
-//! posterior mean (`posterior_mean`); either model may then add Gaussian pixel noise, clipped to
-//! [0, 1]. All noise is drawn on the host from streams derived from the request's seed, so a
+//! statistics). The outputs of the autoencoder and of PCA depend only on the weights and the
+//! input. A VAE decodes either a latent sampled from q(z|x) (`posterior_sample`, as in the
+//! study) or the posterior mean (`posterior_mean`). Any model may then add Gaussian pixel noise,
+//! clipped to [0, 1]. All noise is drawn on the host from streams derived from the request's seed, so a
 //! rerun gives the same bytes whatever the backend or the batch size. Labels are carried over
 //! unchanged.
 //!
@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-use irl_models::infer::{DecodedLatent, reconstruct_split, vae_pass};
+use irl_models::infer::{DecodedLatent, LoopModel, reconstruct_split, vae_pass};
 use irl_models::sampling::{derive_seed, standard_normal};
 use irl_models::{ModelSpec, weights};
 use irl_store::latents::SplitLatents;
@@ -145,6 +145,21 @@ pub fn reconstruct(request: ReconstructRequest<'_>) -> Result<Reconstruction, Re
                     images: images.try_into_vec::<f32>().expect("model outputs are f32"),
                     image_shape: dataset.train.image_shape,
                 });
+            }
+        }
+        ModelSpec::Pca { .. } => {
+            let model = LoopModel::load(
+                model,
+                dataset.train.image_shape,
+                bytes.to_vec(),
+                weights_origin,
+                device,
+            )?;
+            for split in SplitName::ALL {
+                let input = dataset.split(split);
+                let all: Vec<usize> = (0..input.len()).collect();
+                let encoded = model.encode_and_reconstruct(input, &all, device, batch_size);
+                set_images(&mut result.dataset, split, encoded.reconstructions);
             }
         }
     }

@@ -63,6 +63,10 @@ fn weights_of(spec: &ModelSpec) -> Vec<u8> {
         ModelSpec::ConvAe { architecture } => {
             weights::to_safetensors(&architecture.init([1, 28, 28], &device), &BTreeMap::new())
         }
+        ModelSpec::Pca { components } => weights::to_safetensors(
+            &irl_models::Pca::init(*components, 28 * 28, &device),
+            &BTreeMap::new(),
+        ),
     }
     .unwrap()
 }

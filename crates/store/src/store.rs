@@ -57,6 +57,8 @@ pub struct CorruptObject {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GcReport {
     pub objects: Vec<PathBuf>,
+    /// Run-view links to deleted round datasets ([`Store::drop_round_datasets`]).
+    pub links: Vec<PathBuf>,
     pub records: Vec<PathBuf>,
     pub checkpoints: Vec<PathBuf>,
     pub bytes: u64,
@@ -348,6 +350,100 @@ impl Store {
         }
         Ok(report)
     }
+}
+
+impl Store {
+    /// Deletes the datasets of every round but the last of each run in `runs` (every run when
+    /// `None`) that no other process is writing, and the run-view links to them. With
+    /// `dry_run`, it only lists them. Round datasets (the `dataset` outputs of reconstruct and
+    /// compose stages) are most of a store's size. The records stay: a later run of the
+    /// pipeline recomputes such a dataset from the round's kept model, with the same digest.
+    /// A dataset that any run uses in its last round, or as another kind of output, stays.
+    pub fn drop_round_datasets(
+        &self,
+        runs: Option<&[String]>,
+        dry_run: bool,
+    ) -> Result<GcReport, StoreError> {
+        let mut droppable = BTreeSet::new();
+        let mut kept = BTreeSet::new();
+        // The runs whose datasets go stay locked until the deletion is done, so none starts
+        // reading a dataset that is going.
+        let mut locks = Vec::new();
+        let mut selected = Vec::new();
+        for run in self.runs()? {
+            let mut chosen = runs.is_none_or(|runs| runs.contains(&run));
+            if chosen {
+                match self.lock_run(&run) {
+                    Ok(lock) => locks.push(lock),
+                    Err(StoreError::Locked { .. }) => chosen = false,
+                    Err(error) => return Err(error),
+                }
+            }
+            let state = self.run_state(&run)?;
+            let last_round = state
+                .slots
+                .keys()
+                .filter_map(|slot| round_dataset_slot(slot))
+                .max()
+                .unwrap_or(0);
+            for (slot, slot_state) in &state.slots {
+                let Some(record) = self.record(&slot_state.key)? else {
+                    continue;
+                };
+                for (name, object) in &record.outputs {
+                    let round = round_dataset_slot(slot).filter(|_| name == "dataset");
+                    let hex = object.digest.to_hex();
+                    if chosen && round.is_some_and(|round| round < last_round) {
+                        droppable.insert(hex);
+                    } else {
+                        kept.insert(hex);
+                    }
+                }
+            }
+            if chosen {
+                selected.push(run);
+            }
+        }
+
+        let mut report = GcReport::default();
+        let dropped: BTreeSet<&String> = droppable.difference(&kept).collect();
+        for path in self.object_files()? {
+            if digest_from_object_path(&path).is_some_and(|digest| dropped.contains(&digest)) {
+                report.bytes += fs_err::metadata(&path).map(|meta| meta.len()).unwrap_or(0);
+                report.objects.push(path);
+            }
+        }
+        for run in &selected {
+            let mut links = Vec::new();
+            walk_files(&self.run_dir(run), &mut links)?;
+            for link in links {
+                let target = fs_err::read_link(&link).ok();
+                if target
+                    .and_then(|target| digest_from_object_path(&target))
+                    .is_some_and(|digest| dropped.contains(&digest))
+                {
+                    report.links.push(link);
+                }
+            }
+        }
+        if !dry_run {
+            for path in report.objects.iter().chain(&report.links) {
+                fs_err::remove_file(path).map_err(StoreError::io("remove", path))?;
+            }
+        }
+        drop(locks);
+        Ok(report)
+    }
+}
+
+/// Round of a slot whose stage writes a round dataset: `iter-07/reconstruct` or
+/// `iter-07/compose`.
+fn round_dataset_slot(slot: &str) -> Option<u32> {
+    let (folder, stage) = slot.split_once('/')?;
+    if stage != "reconstruct" && stage != "compose" {
+        return None;
+    }
+    folder.strip_prefix("iter-")?.parse().ok()
 }
 
 /// Digest hex encoded by an `objects/ab/cdef...ext` or `records/ab/cdef....json` path.

@@ -1,7 +1,8 @@
-//! The train stage: a fresh model trained on one round's dataset.
+//! The train stage: a model trained on one round's dataset.
 //!
-//! Every round builds a new model, seeded from the round's seed, and trains it with Adam on
-//! shuffled batches. The autoencoder's loss is pythae's AE loss: squared error summed over the
+//! A round builds a new model, seeded from the round's seed, or starts from the weights of the
+//! round before (a warm start), and trains it with Adam on shuffled batches. A warm start begins
+//! with fresh optimizer moments. PCA is fitted in closed form instead (see [`irl_models::pca`]). The autoencoder's loss is pythae's AE loss: squared error summed over the
 //! pixels of an image, averaged over the batch; the VAE's is [`irl_models::vae_loss`]. Before each
 //! update the loss, its terms and every parameter's gradient are checked, and a non-finite value
 //! stops the stage with its name before the weights change. After each epoch the stage measures the loss on the round's
@@ -96,6 +97,9 @@ pub struct TrainRequest<'a> {
     pub device: &'a Device,
     /// Folder for epoch checkpoints; an earlier checkpoint there is resumed.
     pub checkpoint_dir: &'a Path,
+    /// Weights (safetensors bytes) to start from instead of a fresh initialisation, and the name
+    /// of their file for errors.
+    pub warm_start: Option<(&'a [u8], &'a str)>,
 }
 
 /// Result of one round's training.
@@ -197,6 +201,7 @@ pub fn train(
     }
     let image_shape = request.dataset.train.image_shape;
     match request.model {
+        ModelSpec::Pca { components } => fit_pca(request, *components),
         ModelSpec::ConvAe { architecture } => {
             let objective = objective::Autoencoder {
                 architecture,
@@ -254,6 +259,7 @@ fn train_with<O: Objective>(
         seed,
         device,
         checkpoint_dir,
+        warm_start,
     } = request;
     let checkpoint_error = |source| TrainError::Checkpoint {
         dir: checkpoint_dir.display().to_string(),
@@ -266,6 +272,9 @@ fn train_with<O: Objective>(
     // would draw from each other's streams, so the runner trains one model at a time.
     train_device.seed(derive_seed(seed, "init", 0));
     let mut model = objective.init(&train_device).train();
+    if let Some((bytes, origin)) = warm_start {
+        model = weights::load_safetensors(model, bytes.to_vec(), origin)?;
+    }
     let mut adam = Adam::new(config.adam);
     let mut log = Vec::new();
     let mut first_epoch = 1;
@@ -384,7 +393,17 @@ fn train_with<O: Objective>(
             .map_err(checkpoint_error)?;
     }
 
-    let metadata = [
+    let weights = weights::to_safetensors(&model.valid(), &model_metadata(spec, round))?;
+    Ok(TrainOutput {
+        weights,
+        log,
+        resumed_from_epoch,
+    })
+}
+
+/// Header metadata of a round's model weights.
+fn model_metadata(spec: &ModelSpec, round: u32) -> std::collections::BTreeMap<String, String> {
+    [
         ("format", "irl-model"),
         ("model", spec.kind_name()),
         ("producer", concat!("irl ", env!("CARGO_PKG_VERSION"))),
@@ -392,12 +411,48 @@ fn train_with<O: Objective>(
     .into_iter()
     .map(|(key, value)| (key.to_string(), value.to_string()))
     .chain([("round".to_string(), round.to_string())])
-    .collect();
-    let weights = weights::to_safetensors(&model.valid(), &metadata)?;
+    .collect()
+}
+
+/// Fits PCA to the training split. The log has one epoch: the mean squared error summed over
+/// the pixels of an image, on each split, and the fit's seconds.
+fn fit_pca(request: TrainRequest<'_>, components: usize) -> Result<TrainOutput, TrainError> {
+    let started = Instant::now();
+    let dataset = request.dataset;
+    let (model, _) = irl_models::Pca::fit(&dataset.train, components, request.device)
+        .map_err(|error| TrainError::Config(error.to_string()))?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+    let weights = weights::to_safetensors(&model, &model_metadata(request.model, request.round))?;
+    let model = irl_models::infer::LoopModel::Pca(model);
+    let mut log = Vec::new();
+    for split in SplitName::ALL {
+        let started = Instant::now();
+        let images = dataset.split(split);
+        let all: Vec<usize> = (0..images.len()).collect();
+        let encoded = model.encode_and_reconstruct(
+            images,
+            &all,
+            request.device,
+            request.config.eval_batch_size,
+        );
+        let seconds = match split {
+            SplitName::Train => fit_seconds,
+            SplitName::Test => started.elapsed().as_secs_f64(),
+        };
+        log.push(LogRow {
+            round: request.round,
+            epoch: 1,
+            split: split.as_str().into(),
+            loss: images.mean_image_squared_distance(&encoded.reconstructions),
+            reconstruction_term: None,
+            kl: None,
+            seconds,
+        });
+    }
     Ok(TrainOutput {
         weights,
         log,
-        resumed_from_epoch,
+        resumed_from_epoch: None,
     })
 }
 

@@ -94,6 +94,7 @@ fn train_on(
         seed: 7,
         device: &Device::flex(),
         checkpoint_dir: dir,
+        warm_start: None,
     };
     train(request, &NoProgress)
 }

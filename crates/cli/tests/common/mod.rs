@@ -94,3 +94,23 @@ pub fn stage_outputs(store: &Path, run: &str) -> Vec<(String, String, String)> {
     }
     outputs
 }
+
+/// Reads every record batch of the Parquet file at `path`.
+pub fn batches(path: &Path) -> Vec<arrow::array::RecordBatch> {
+    let bytes = std::fs::read(path).unwrap_or_else(|_| panic!("{} is missing", path.display()));
+    irl_store::table::from_parquet("test", bytes).unwrap()
+}
+
+/// Returns the column `name` of `batch` as an array of type `T`.
+pub fn column<T: arrow::array::Array + Clone + 'static>(
+    batch: &arrow::array::RecordBatch,
+    name: &str,
+) -> T {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("column {name} is missing"))
+        .as_any()
+        .downcast_ref::<T>()
+        .unwrap_or_else(|| panic!("column {name} has another type"))
+        .clone()
+}
