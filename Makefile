@@ -7,7 +7,7 @@ STORE ?= artifacts
 DATA_DIR ?= $(or $(IRL_DATA_DIR),../shared/datasets/mnist)
 IRL := target/release/irl
 
-.PHONY: help build pipeline variants test lint clean
+.PHONY: help build pipeline variants test chromium lint clean
 
 help:
 	@echo "make pipeline   run $(PIPELINE) (30 rounds on MNIST), reusing finished stages"
@@ -37,8 +37,15 @@ variant-replace: build
 variant-%: variant-replace
 	$(VARIANT_RUN)
 
-test:
+test: chromium
 	$(CARGO) test --release --locked --workspace
+
+# The report test opens a page in headless Chromium (Debian's package).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || [ -n "$$IRL_CHROMIUM" ] || \
+		{ [ "$$(id -u)" = 0 ] && apt-get update -q && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } || \
+		echo "Chromium is missing: install the chromium package, or the report test fails"
 
 lint:
 	$(CARGO) fmt --all --check

@@ -248,6 +248,14 @@ pub fn active_units(means: &[f32], dim: usize) -> u32 {
     active
 }
 
+/// Returns the optional measurements that `row` has, by their metrics column name.
+pub fn optional_values(row: &RoundMetrics) -> Vec<(&'static str, f64)> {
+    OPTIONAL_COLUMNS
+        .iter()
+        .filter_map(|(name, get, _)| get(row).map(|value| (*name, value)))
+        .collect()
+}
+
 /// Columns of type Float64 that may be null, with their getters and setters.
 type OptionalColumn = (
     &'static str,

@@ -785,6 +785,9 @@ pub struct ReportConfig {
     pub snapshot_rounds: Vec<u32>,
     /// Images per grid, at most 64.
     pub images_per_grid: usize,
+    /// Round whose confusion matrix the report draws; the last finished round by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confusion_round: Option<u32>,
 }
 
 impl Default for ReportConfig {
@@ -792,6 +795,7 @@ impl Default for ReportConfig {
         Self {
             snapshot_rounds: vec![1, 5, 10, 15, 20],
             images_per_grid: 25,
+            confusion_round: None,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Gathers what the report shows from the run's tables and preview objects.
 
-use irl_report::{MetricRow, PriorSamples, ReportInput, Snapshot};
-use irl_store::{Dataset, ObjectRef, SplitName, Store};
+use arrow::array::{Array, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use irl_report::{Confusion, MetricRow, PriorSamples, RecallCell, ReportInput, Snapshot};
+use irl_store::table::TableError;
+use irl_store::{Dataset, ObjectRef, Split, SplitName, Store};
 
 use crate::config::Pipeline;
 use crate::error::RunError;
@@ -22,13 +24,25 @@ pub fn metric_rows(metrics: &[RunMetricsRow]) -> Vec<MetricRow> {
                 reconstruction_term: row.reconstruction_term,
                 kl: row.kl,
                 active_units: row.active_units,
+                measures: irl_evaluate::optional_values(row)
+                    .into_iter()
+                    .map(|(name, value)| (name.to_string(), value))
+                    .collect(),
             }
         })
         .collect()
 }
 
+/// The run-level tables a report reads, where the run has them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReportTables<'a> {
+    pub class_recall: Option<&'a ObjectRef>,
+    pub confusion: Option<&'a ObjectRef>,
+}
+
 /// Builds the report input; `snapshots` are the preview objects of the rounds to draw, and
 /// `prior_samples` a VAE's decoded prior samples of those rounds.
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     store: &Store,
     pipeline: &Pipeline,
@@ -37,15 +51,19 @@ pub fn build(
     yaml: &str,
     snapshots: &[(u32, ObjectRef)],
     prior_samples: &[(u32, ObjectRef)],
+    tables: ReportTables<'_>,
 ) -> Result<ReportInput, RunError> {
     let metrics = metric_rows(metrics);
+    let last_round = metrics.iter().map(|row| row.iteration).max();
 
     let count = pipeline.report.images_per_grid;
     let mut images = Vec::new();
+    let mut previews = Vec::new();
     for (round, object) in snapshots {
         let bytes = store.read(object)?;
         let origin = store.object_path(object).display().to_string();
         let preview = Dataset::from_safetensors(&bytes, &origin)?;
+        previews.push((*round, preview.test.clone()));
         for split in SplitName::ALL {
             let source = preview.split(split);
             let kept = source.len().min(count);
@@ -77,6 +95,16 @@ pub fn build(
         });
     }
 
+    let class_recall = match tables.class_recall {
+        Some(object) => read_recall(store.read(object)?)?,
+        None => Vec::new(),
+    };
+    let confusion_round = pipeline.report.confusion_round.or(last_round);
+    let confusion = match (tables.confusion, confusion_round) {
+        (Some(object), Some(round)) => read_confusion(store.read(object)?, round)?,
+        _ => None,
+    };
+
     Ok(ReportInput {
         run_name: pipeline.name.clone(),
         metrics,
@@ -84,7 +112,102 @@ pub fn build(
         max_iterations: pipeline.iterate.max_iterations,
         snapshots: images,
         prior_samples: samples,
+        class_examples: class_examples(&previews),
+        class_recall,
+        confusion,
         pipeline_yaml: yaml.to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
     })
+}
+
+/// Picks, in round 0's test preview, the first image of each class, and takes the images at the
+/// same places in every round's preview (reconstruction keeps the order of the images).
+fn class_examples(previews: &[(u32, Split)]) -> Vec<Snapshot> {
+    let Some((_, original)) = previews.iter().find(|(round, _)| *round == 0) else {
+        return Vec::new();
+    };
+    let mut first_of_class: std::collections::BTreeMap<i64, usize> = Default::default();
+    for (index, &label) in original.labels.iter().enumerate() {
+        first_of_class.entry(label).or_insert(index);
+    }
+    previews
+        .iter()
+        .map(|(round, split)| {
+            let mut images = Vec::new();
+            let mut labels = Vec::new();
+            for (&label, &index) in &first_of_class {
+                images.extend_from_slice(split.image(index));
+                labels.push(label);
+            }
+            Snapshot {
+                round: *round,
+                split: SplitName::Test,
+                images: Split {
+                    images,
+                    labels,
+                    image_shape: split.image_shape,
+                },
+            }
+        })
+        .collect()
+}
+
+fn column<'a, T: Array + 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, TableError> {
+    batch
+        .column_by_name(name)
+        .and_then(|array| array.as_any().downcast_ref::<T>())
+        .ok_or_else(|| TableError::Arrow {
+            name: "report input".into(),
+            source: arrow::error::ArrowError::SchemaError(format!(
+                "column {name} is missing or has another type"
+            )),
+        })
+}
+
+fn split_of(name: &str) -> SplitName {
+    if name == "train" {
+        SplitName::Train
+    } else {
+        SplitName::Test
+    }
+}
+
+/// Reads the run's `class-recall.parquet`; classes without images (null recall) are left out.
+fn read_recall(bytes: Vec<u8>) -> Result<Vec<RecallCell>, TableError> {
+    let mut cells = Vec::new();
+    for batch in irl_store::table::from_parquet("class-recall", bytes)? {
+        let round: &UInt32Array = column(&batch, "round")?;
+        let split: &StringArray = column(&batch, "split")?;
+        let class: &UInt32Array = column(&batch, "class")?;
+        let recall: &Float64Array = column(&batch, "recall")?;
+        for row in 0..batch.num_rows() {
+            if recall.is_valid(row) {
+                cells.push(RecallCell {
+                    round: round.value(row),
+                    split: split_of(split.value(row)),
+                    class: class.value(row),
+                    recall: recall.value(row),
+                });
+            }
+        }
+    }
+    Ok(cells)
+}
+
+/// Reads the test rows of round `round` from the run's `confusion.parquet`.
+fn read_confusion(bytes: Vec<u8>, round: u32) -> Result<Option<Confusion>, TableError> {
+    let mut counts = Vec::new();
+    for batch in irl_store::table::from_parquet("confusion", bytes)? {
+        let rounds: &UInt32Array = column(&batch, "round")?;
+        let split: &StringArray = column(&batch, "split")?;
+        let truth: &UInt32Array = column(&batch, "true_class")?;
+        let predicted: &UInt32Array = column(&batch, "predicted_class")?;
+        let count: &UInt64Array = column(&batch, "count")?;
+        for row in 0..batch.num_rows() {
+            if rounds.value(row) == round && split.value(row) == "test" {
+                counts.push((truth.value(row), predicted.value(row), count.value(row)));
+            }
+        }
+    }
+    Ok((!counts.is_empty()).then_some(Confusion { round, counts }))
 }

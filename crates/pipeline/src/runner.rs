@@ -619,10 +619,11 @@ impl Runner<'_> {
                     .store
                     .put(&tables::run_metrics_table(&metrics)?, "parquet")?;
                 self.store.link(name, "metrics.parquet", &metrics_object)?;
-                self.link_run_tables(&round_tables)?;
+                let run_tables = self.link_run_tables(&round_tables)?;
                 let images = ReportImages {
                     previews: &previews,
                     prior_samples: &prior_samples,
+                    tables: &run_tables,
                 };
                 self.report(&metrics, &metrics_object, pipeline_object, &yaml, images)?;
                 self.write_manifest()?;
@@ -898,14 +899,27 @@ impl Runner<'_> {
         };
         let snapshots = in_snapshot_rounds(images.previews);
         let prior_samples = in_snapshot_rounds(images.prior_samples);
+        let tables = crate::report_input::ReportTables {
+            class_recall: images.tables.get("class_recall"),
+            confusion: images.tables.get("confusion"),
+        };
+        let table_digests: Vec<(&str, irl_store::ObjectDigest)> = images
+            .tables
+            .iter()
+            .filter(|(name, _)| matches!(**name, "class_recall" | "confusion"))
+            .map(|(name, object)| (*name, object.digest))
+            .collect();
         let key = stages::report_key(
             pipeline,
             self.summary.rounds_done,
             self.summary.converged_at,
-            &metrics_object.digest,
-            &pipeline_object.digest,
-            &digests(&snapshots),
-            &digests(&prior_samples),
+            stages::ReportInputs {
+                metrics: &metrics_object.digest,
+                pipeline_yaml: &pipeline_object.digest,
+                previews: &digests(&snapshots),
+                prior_samples: &digests(&prior_samples),
+                tables: &table_digests,
+            },
         );
         let rounds_done = self.summary.rounds_done;
         let converged_at = self.summary.converged_at;
@@ -918,6 +932,7 @@ impl Runner<'_> {
                 yaml,
                 &snapshots,
                 &prior_samples,
+                tables,
             )?;
             let mut outputs = BTreeMap::new();
             for file in irl_report::render(&input)? {
@@ -962,11 +977,14 @@ impl Runner<'_> {
         }
 
         let record = store.record(&key)?;
+        // Refreshing reads no round dataset, so one deleted by `--drop-round-datasets` does not
+        // keep it from reusing the stage.
+        let refresh_skips_dataset = self.options.mode == Mode::Refresh
+            && matches!(kind, StageKind::Reconstruct | StageKind::Compose);
         let complete = record.as_ref().is_some_and(|record| {
-            record
-                .outputs
-                .values()
-                .all(|object| store.has_object(object))
+            record.outputs.iter().all(|(name, object)| {
+                (refresh_skips_dataset && name == "dataset") || store.has_object(object)
+            })
         });
         if let (Some(record), true) = (record.clone(), complete) {
             if self.options.mode == Mode::Explain {
@@ -1182,7 +1200,12 @@ impl Runner<'_> {
     }
 
     /// Links the run-level stability tables: every round's rows of each table in one file.
-    fn link_run_tables(&self, rounds: &[BTreeMap<String, ObjectRef>]) -> Result<(), RunError> {
+    /// Returns the table objects by stage output name.
+    fn link_run_tables(
+        &self,
+        rounds: &[BTreeMap<String, ObjectRef>],
+    ) -> Result<BTreeMap<&'static str, ObjectRef>, RunError> {
+        let mut linked = BTreeMap::new();
         for (output, file) in RUN_TABLES {
             let mut parts = Vec::new();
             for outputs in rounds {
@@ -1196,8 +1219,9 @@ impl Runner<'_> {
             let table = irl_store::table::concatenate(file, parts)?;
             let object = self.store.put(&table, "parquet")?;
             self.store.link(&self.pipeline.name, file, &object)?;
+            linked.insert(output, object);
         }
-        Ok(())
+        Ok(linked)
     }
 
     fn write_manifest(&self) -> Result<(), RunError> {
@@ -1258,11 +1282,12 @@ fn sampling(pipeline: &Pipeline, iteration: u32) -> irl_reconstruct::Sampling {
     }
 }
 
-/// The image objects a report draws from, by round.
+/// The image objects a report draws from, by round, and the run-level tables it reads.
 #[derive(Clone, Copy)]
 struct ReportImages<'a> {
     previews: &'a [(u32, ObjectRef)],
     prior_samples: &'a [(u32, ObjectRef)],
+    tables: &'a BTreeMap<&'static str, ObjectRef>,
 }
 
 fn train_config(pipeline: &Pipeline) -> irl_train::TrainConfig {

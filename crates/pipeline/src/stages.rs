@@ -352,23 +352,39 @@ pub fn cross_round_key(
     }
 }
 
-/// Report: its settings, the run's state, the metrics table, the resolved pipeline, and the
-/// previews and prior samples of the snapshot rounds.
+/// Digests of the objects a report reads.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportInputs<'a> {
+    pub metrics: &'a ObjectDigest,
+    pub pipeline_yaml: &'a ObjectDigest,
+    /// Previews of the snapshot rounds.
+    pub previews: &'a [(u32, ObjectDigest)],
+    /// A VAE's prior samples of the snapshot rounds.
+    pub prior_samples: &'a [(u32, ObjectDigest)],
+    /// Run-level tables, by stage output name (`class_recall`, `confusion`).
+    pub tables: &'a [(&'a str, ObjectDigest)],
+}
+
+/// Report: its settings, the run's state, the metrics table, the resolved pipeline, the
+/// previews and prior samples of the snapshot rounds, and the run-level tables it draws.
 pub fn report_key(
     pipeline: &Pipeline,
     rounds_done: u32,
     converged_at: Option<u32>,
-    metrics: &ObjectDigest,
-    pipeline_yaml: &ObjectDigest,
-    previews: &[(u32, ObjectDigest)],
-    prior_samples: &[(u32, ObjectDigest)],
+    objects: ReportInputs<'_>,
 ) -> KeyInputs {
-    let mut inputs = inputs(&[("metrics", metrics), ("pipeline", pipeline_yaml)]);
-    for (round, digest) in previews {
+    let mut inputs = inputs(&[
+        ("metrics", objects.metrics),
+        ("pipeline", objects.pipeline_yaml),
+    ]);
+    for (round, digest) in objects.previews {
         inputs.insert(format!("preview_{round:02}"), digest.to_hex());
     }
-    for (round, digest) in prior_samples {
+    for (round, digest) in objects.prior_samples {
         inputs.insert(format!("prior_samples_{round:02}"), digest.to_hex());
+    }
+    for (name, digest) in objects.tables {
+        inputs.insert((*name).to_string(), digest.to_hex());
     }
     KeyInputs {
         stage: StageKind::Report.as_str().into(),

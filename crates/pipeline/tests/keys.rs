@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use irl_pipeline::stages::{
-    EvaluateInputs, compose_key, evaluate_key, ingest_key, reconstruct_key, reference_key,
-    report_key, train_key,
+    EvaluateInputs, ReportInputs, compose_key, evaluate_key, ingest_key, reconstruct_key,
+    reference_key, report_key, train_key,
 };
 use irl_pipeline::{Pipeline, parse};
 use irl_store::ObjectDigest;
@@ -385,6 +385,7 @@ fn reference_key_changes_with_each_input() {
 fn report_key_changes_with_each_input() {
     let base = with(&[]);
     let previews = vec![(0, digest("p0")), (1, digest("p1"))];
+    let recall = [("class_recall", digest("r"))];
     let key = |pipeline: &Pipeline,
                rounds,
                converged,
@@ -394,10 +395,13 @@ fn report_key_changes_with_each_input() {
             pipeline,
             rounds,
             converged,
-            &digest(metrics),
-            &digest("yaml"),
-            previews,
-            &[],
+            ReportInputs {
+                metrics: &digest(metrics),
+                pipeline_yaml: &digest("yaml"),
+                previews,
+                prior_samples: &[],
+                tables: &recall,
+            },
         )
         .key()
     };
@@ -406,31 +410,39 @@ fn report_key_changes_with_each_input() {
     assert_ne!(key(&base, 1, Some(1), "m", &previews), reference);
     assert_ne!(key(&base, 1, None, "m2", &previews), reference);
     assert_ne!(key(&base, 1, None, "m", &previews[..1]), reference);
-    assert_ne!(
-        key(
-            &with(&["report.images_per_grid=16"]),
+    for text in [
+        "report.images_per_grid=16",
+        "report.confusion_round=3",
+        "name=other",
+    ] {
+        assert_ne!(
+            key(&with(&[text]), 1, None, "m", &previews),
+            reference,
+            "{text}"
+        );
+    }
+    let with_objects = |prior_samples: &[(u32, ObjectDigest)], tables: &[(&str, ObjectDigest)]| {
+        report_key(
+            &base,
             1,
             None,
-            "m",
-            &previews
-        ),
-        reference
-    );
+            ReportInputs {
+                metrics: &digest("m"),
+                pipeline_yaml: &digest("yaml"),
+                previews: &previews,
+                prior_samples,
+                tables,
+            },
+        )
+        .key()
+    };
+    assert_eq!(with_objects(&[], &recall), reference);
+    assert_ne!(with_objects(&[(1, digest("s1"))], &recall), reference);
     assert_ne!(
-        key(&with(&["name=other"]), 1, None, "m", &previews),
+        with_objects(&[], &[("class_recall", digest("r2"))]),
         reference
     );
-    let with_prior_samples = report_key(
-        &base,
-        1,
-        None,
-        &digest("m"),
-        &digest("yaml"),
-        &previews,
-        &[(1, digest("s1"))],
-    )
-    .key();
-    assert_ne!(with_prior_samples, reference);
+    assert_ne!(with_objects(&[], &[]), reference);
 }
 
 #[test]

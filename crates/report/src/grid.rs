@@ -147,18 +147,110 @@ fn render_grid(grid: &GridImages<'_>, file_name: &str) -> Result<Vec<u8>, Report
         let image = split.image(index);
         let left = (index % columns) * tile_width;
         let top = (index / columns) * tile_height;
-        for y in 0..height * SCALE {
-            for x in 0..width * SCALE {
-                let source = (y / SCALE) * width + x / SCALE;
-                let target = ((top + y) * grid_width + left + x) * channels;
-                for channel in 0..channels {
-                    let value = image[channel * height * width + source];
-                    pixels[target + channel] = to_byte(value);
-                }
+        draw_tile(
+            &mut pixels,
+            grid_width,
+            image,
+            split.image_shape,
+            (left, top),
+        );
+    }
+
+    encode_png(
+        &pixels,
+        (grid_width, grid_height),
+        channels,
+        grid,
+        file_name,
+    )
+}
+
+/// Draws `image` (channel-major, of `shape`) scaled by [`SCALE`] into the interleaved `pixels` of
+/// a grid `grid_width` pixels wide, with its top-left corner at `corner`.
+fn draw_tile(
+    pixels: &mut [u8],
+    grid_width: usize,
+    image: &[f32],
+    shape: [usize; 3],
+    corner: (usize, usize),
+) {
+    let [channels, height, width] = shape;
+    let (left, top) = corner;
+    for y in 0..height * SCALE {
+        for x in 0..width * SCALE {
+            let source = (y / SCALE) * width + x / SCALE;
+            let target = ((top + y) * grid_width + left + x) * channels;
+            for channel in 0..channels {
+                pixels[target + channel] = to_byte(image[channel * height * width + source]);
             }
         }
     }
+}
 
+/// File name of the grid of one image per class across the rounds.
+pub(crate) const CLASS_EXAMPLES_FILE: &str = "grid-classes-test.png";
+
+/// Tiles `examples` (one snapshot per round, images in class order) into one PNG: a row per
+/// class, a column per round. Returns `None` without examples.
+pub(crate) fn render_class_examples(examples: &[Snapshot]) -> Result<Option<Vec<u8>>, ReportError> {
+    let mut examples: Vec<&Snapshot> = examples.iter().collect();
+    examples.sort_by_key(|snapshot| snapshot.round);
+    let Some(first) = examples.first() else {
+        return Ok(None);
+    };
+    for snapshot in &examples {
+        let grid = GridImages {
+            row: GridRow::Split(snapshot.split),
+            round: snapshot.round,
+            images: &snapshot.images,
+        };
+        validate_split(&grid)?;
+        if snapshot.images.image_shape != first.images.image_shape
+            || snapshot.images.len() != first.images.len()
+        {
+            return Err(grid.invalid("class examples differ in count or shape between rounds"));
+        }
+    }
+
+    let [channels, height, width] = first.images.image_shape;
+    let (rows, columns) = (first.images.len(), examples.len());
+    let tile_width = width * SCALE + GAP;
+    let tile_height = height * SCALE + GAP;
+    let grid_width = columns * tile_width - GAP;
+    let grid_height = rows * tile_height - GAP;
+    let mut pixels = vec![GAP_VALUE; grid_width * grid_height * channels];
+    for (column, snapshot) in examples.iter().enumerate() {
+        for row in 0..rows {
+            let image = snapshot.images.image(row);
+            let corner = (column * tile_width, row * tile_height);
+            draw_tile(
+                &mut pixels,
+                grid_width,
+                image,
+                first.images.image_shape,
+                corner,
+            );
+        }
+    }
+
+    let grid = GridImages {
+        row: GridRow::Split(first.split),
+        round: first.round,
+        images: &first.images,
+    };
+    let size = (grid_width, grid_height);
+    encode_png(&pixels, size, channels, &grid, CLASS_EXAMPLES_FILE).map(Some)
+}
+
+/// Encodes interleaved `pixels` of `size` (width, height) as PNG: grayscale for one channel,
+/// RGB for three. `grid` and `file_name` name the image in errors.
+fn encode_png(
+    pixels: &[u8],
+    size: (usize, usize),
+    channels: usize,
+    grid: &GridImages<'_>,
+    file_name: &str,
+) -> Result<Vec<u8>, ReportError> {
     let color_type = if channels == 1 {
         ExtendedColorType::L8
     } else {
@@ -167,9 +259,9 @@ fn render_grid(grid: &GridImages<'_>, file_name: &str) -> Result<Vec<u8>, Report
     let mut png = Vec::new();
     PngEncoder::new(&mut png)
         .write_image(
-            &pixels,
-            to_u32(grid_width, grid)?,
-            to_u32(grid_height, grid)?,
+            pixels,
+            to_u32(size.0, grid)?,
+            to_u32(size.1, grid)?,
             color_type,
         )
         .map_err(|source| ReportError::EncodePng {

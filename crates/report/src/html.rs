@@ -1,5 +1,5 @@
-//! The report page, `index.html`: run facts, loss plot, metrics table, image grids and the
-//! resolved pipeline.
+//! The report page, `index.html`: run facts, the loss plot, a plot per group of measurements,
+//! the recall and confusion heat maps, the metrics table, image grids and the resolved pipeline.
 //!
 //! The page carries its own style sheet and no scripts, and refers only to files of the same
 //! folder, so it works when opened from disk without network access.
@@ -11,9 +11,21 @@ use std::fmt::Write;
 
 use irl_store::SplitName;
 
-use crate::grid::{GridName, GridRow, round_label};
-use crate::metrics::{MetricField, format_cell, group_by_round, has_vae_metrics};
-use crate::{LOSS_PLOT_FILE, ReportInput};
+use crate::grid::{CLASS_EXAMPLES_FILE, GridName, GridRow, round_label};
+use crate::metrics::{MetricField, format_cell, format_value, group_by_round, has_vae_metrics};
+use crate::panels::{Panel, measure};
+use crate::{CONFUSION_FILE, LOSS_PLOT_FILE, RECALL_MAP_FILE, ReportInput};
+
+/// The figure files of a report besides the loss plot, as [`crate::render`] drew them.
+pub(crate) struct Figures<'a> {
+    /// Grid files, sorted by split and then by round.
+    pub grids: &'a [GridName],
+    /// Panels with data, in page order.
+    pub panels: Vec<&'static Panel>,
+    pub recall_map: bool,
+    pub confusion: bool,
+    pub class_examples: bool,
+}
 
 /// Seconds between reloads of the page while the run is in progress. The runner re-renders
 /// the report after each round, so the page shows a new round soon after it finishes.
@@ -31,6 +43,9 @@ dl.facts dd { margin: 0; }
 .scroll { overflow-x: auto; }
 table.grids img { image-rendering: pixelated; display: block; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; }
+figure { margin: 0 0 1.5em; }
+figcaption { max-width: 760px; color: #444; }
+img.pixels { image-rendering: pixelated; }
 ";
 
 /// The columns of each split in the metrics table, with the value each one shows.
@@ -47,8 +62,8 @@ const VAE_COLUMNS: [(&str, MetricField); 3] = [
     ("active_units", |row| row.active_units.map(f64::from)),
 ];
 
-/// Renders the page. `grids` lists the grid files, sorted by split and then by round.
-pub(crate) fn render_index(input: &ReportInput, grids: &[GridName]) -> String {
+/// Renders the page.
+pub(crate) fn render_index(input: &ReportInput, figures: &Figures<'_>) -> String {
     let mut page = String::new();
     let title = escape(&input.run_name);
 
@@ -72,11 +87,58 @@ pub(crate) fn render_index(input: &ReportInput, grids: &[GridName]) -> String {
          on a log scale\">"
     );
 
+    if !figures.panels.is_empty() || figures.recall_map || figures.confusion {
+        page.push_str("<h2>What survives the loop</h2>\n");
+    }
+    for panel in &figures.panels {
+        let _ = writeln!(
+            page,
+            "<figure><img src=\"{file}\" alt=\"{title} per round\"><figcaption>{reading}\
+             </figcaption></figure>",
+            file = panel.file,
+            title = panel.title,
+            reading = escape(panel.reading),
+        );
+    }
+    if figures.recall_map {
+        let _ = writeln!(
+            page,
+            "<figure><img src=\"{RECALL_MAP_FILE}\" alt=\"Recall per class and round\">\
+             <figcaption>Share of each class's test images that the reference classifier still \
+             assigns to it, round by round; a class that fades is one the loop loses.\
+             </figcaption></figure>"
+        );
+    }
+    if let (true, Some(confusion)) = (figures.confusion, &input.confusion) {
+        let _ = writeln!(
+            page,
+            "<figure><img src=\"{CONFUSION_FILE}\" alt=\"Confusion matrix at round {round}\">\
+             <figcaption>Reference classifier on round {round}'s test images: true class by \
+             row, predicted class by column, with image counts; shading is the share of the \
+             row.</figcaption></figure>",
+            round = confusion.round,
+        );
+    }
+
     page.push_str("<h2>Metrics per round</h2>\n");
     write_metrics_table(&mut page, input);
 
     page.push_str("<h2>Image grids</h2>\n");
-    write_grid_table(&mut page, grids);
+    write_grid_table(&mut page, figures.grids);
+    if figures.class_examples {
+        let rounds: Vec<String> = {
+            let mut rounds: Vec<u32> = input.class_examples.iter().map(|s| s.round).collect();
+            rounds.sort_unstable();
+            rounds.into_iter().map(round_label).collect()
+        };
+        let _ = writeln!(
+            page,
+            "<figure><img class=\"pixels\" src=\"{CLASS_EXAMPLES_FILE}\" alt=\"One test image \
+             of each class across the rounds\"><figcaption>One test image of each class (a row \
+             per class, in class order) at {}.</figcaption></figure>",
+            rounds.join(", ")
+        );
+    }
 
     page.push_str("<h2>Pipeline</h2>\n");
     let _ = writeln!(page, "<pre>{}</pre>", escape(&input.pipeline_yaml));
@@ -96,6 +158,17 @@ fn write_facts(page: &mut String, input: &ReportInput) {
         "finished".to_owned()
     };
 
+    let at_round = |round: Option<u32>, name: &str| {
+        let row = input
+            .metrics
+            .iter()
+            .rev()
+            .find(|row| Some(row.iteration) == round && row.split == SplitName::Test);
+        row.and_then(|row| measure(row, name))
+            .map_or("\u{2014}".to_owned(), format_value)
+    };
+    let last_round = input.metrics.iter().map(|row| row.iteration).max();
+
     page.push_str("<dl class=\"facts\">\n");
     let facts = [
         ("Tool version", escape(&input.tool_version)),
@@ -104,6 +177,14 @@ fn write_facts(page: &mut String, input: &ReportInput) {
             format!("{} of {}", input.rounds_done(), input.max_iterations),
         ),
         ("Convergence", converged),
+        (
+            "Test loss at convergence",
+            at_round(input.converged_at, "recon_loss"),
+        ),
+        (
+            "Final class retention",
+            at_round(last_round, "class_accuracy"),
+        ),
         ("Status", status),
     ];
     for (term, value) in facts {

@@ -8,12 +8,14 @@
 
 mod compare;
 mod grid;
+mod heatmap;
 mod html;
 mod markdown;
 mod metrics;
+mod panels;
 mod plot;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use irl_store::{Split, SplitName};
 
@@ -23,9 +25,13 @@ pub const INDEX_FILE: &str = "index.html";
 pub const LOSS_PLOT_FILE: &str = "loss.svg";
 /// Name of the Markdown summary in the report folder.
 pub const SUMMARY_FILE: &str = "summary.md";
+/// Name of the per-class recall heat map in the report folder.
+pub const RECALL_MAP_FILE: &str = "class-recall.svg";
+/// Name of the confusion matrix plot in the report folder.
+pub const CONFUSION_FILE: &str = "confusion.svg";
 
 /// Version of the report stage's meaning; part of its cache key.
-pub const STAGE_VERSION: u32 = 2;
+pub const STAGE_VERSION: u32 = 3;
 
 pub use compare::{ComparedRun, render_comparison};
 /// One row of a run's metrics table: one round, one split.
@@ -47,6 +53,27 @@ pub struct MetricRow {
     pub kl: Option<f64>,
     /// VAE only: latent dimensions whose posterior mean varies over the data.
     pub active_units: Option<u32>,
+    /// The other measurements of the round, by metrics column name (`class_accuracy`,
+    /// `cka_previous`, ...); a measurement the round lacks is absent.
+    pub measures: BTreeMap<String, f64>,
+}
+
+/// Recall of one class at one round and split: the share of its images that the reference
+/// classifier assigns to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecallCell {
+    pub round: u32,
+    pub split: SplitName,
+    pub class: u32,
+    pub recall: f64,
+}
+
+/// The reference classifier's confusion matrix on one round's test images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confusion {
+    pub round: u32,
+    /// (true class, predicted class, images); pairs without images may be absent.
+    pub counts: Vec<(u32, u32, u64)>,
 }
 
 /// A VAE's decodes of the fixed prior latents at one round.
@@ -76,6 +103,13 @@ pub struct ReportInput {
     pub snapshots: Vec<Snapshot>,
     /// VAE only: decoded prior samples of the snapshot rounds.
     pub prior_samples: Vec<PriorSamples>,
+    /// One test image of each class, in class order, at each snapshot round (labels are the
+    /// classes): the page draws one row per class across the rounds.
+    pub class_examples: Vec<Snapshot>,
+    /// Per-class recall of every round (round 0: the original images).
+    pub class_recall: Vec<RecallCell>,
+    /// Confusion matrix of the chosen round, where the run has one.
+    pub confusion: Option<Confusion>,
     /// Resolved pipeline, as saved with the run.
     pub pipeline_yaml: String,
     pub tool_version: String,
@@ -128,8 +162,9 @@ pub enum ReportError {
     TooFewRuns(usize),
 }
 
-/// Renders the report folder of `input`: the HTML page, the loss plot, one PNG grid per
-/// snapshot and the Markdown summary.
+/// Renders the report folder of `input`. It holds the HTML page, the loss plot, a plot per
+/// group of measurements, and the recall and confusion heat maps. It also holds one PNG grid per
+/// snapshot, the grid of one image per class across the rounds, and the Markdown summary.
 ///
 /// # Errors
 ///
@@ -140,11 +175,25 @@ pub fn render(input: &ReportInput) -> Result<Vec<ReportFile>, ReportError> {
     let grids = grid::render_grids(&input.snapshots, &input.prior_samples)?;
     let grid_names: Vec<grid::GridName> = grids.iter().map(|(name, _)| name.clone()).collect();
     let loss_plot = plot::render_loss_plot(&input.metrics)?;
+    let panels = panels::render_panels(&input.metrics)?;
+    let recall_map = heatmap::render_recall_map(&input.class_recall)?;
+    let confusion = match &input.confusion {
+        Some(confusion) => heatmap::render_confusion(confusion)?,
+        None => None,
+    };
+    let class_examples = grid::render_class_examples(&input.class_examples)?;
+    let figures = html::Figures {
+        grids: &grid_names,
+        panels: panels.iter().map(|(panel, _)| *panel).collect(),
+        recall_map: recall_map.is_some(),
+        confusion: confusion.is_some(),
+        class_examples: class_examples.is_some(),
+    };
 
     let mut files = vec![
         ReportFile {
             name: INDEX_FILE.to_owned(),
-            bytes: html::render_index(input, &grid_names).into_bytes(),
+            bytes: html::render_index(input, &figures).into_bytes(),
         },
         ReportFile {
             name: LOSS_PLOT_FILE.to_owned(),
@@ -158,6 +207,26 @@ pub fn render(input: &ReportInput) -> Result<Vec<ReportFile>, ReportError> {
     for (name, png) in grids {
         files.push(ReportFile {
             name: name.file_name,
+            bytes: png,
+        });
+    }
+    for (panel, svg) in panels {
+        files.push(ReportFile {
+            name: panel.file.to_owned(),
+            bytes: svg.into_bytes(),
+        });
+    }
+    for (name, svg) in [(RECALL_MAP_FILE, recall_map), (CONFUSION_FILE, confusion)] {
+        if let Some(svg) = svg {
+            files.push(ReportFile {
+                name: name.to_owned(),
+                bytes: svg.into_bytes(),
+            });
+        }
+    }
+    if let Some(png) = class_examples {
+        files.push(ReportFile {
+            name: grid::CLASS_EXAMPLES_FILE.to_owned(),
             bytes: png,
         });
     }

@@ -1,5 +1,6 @@
-//! The loss plot: reconstruction loss per round on a log-scale y axis, train and test, for one
-//! run or several overlaid.
+//! Line plots of a measurement per round: the reconstruction loss on a log-scale y axis, train
+//! and test, for one run or several overlaid, and the other measurements of the evaluate stage
+//! on log or linear axes.
 //!
 //! Drawn with plotters' SVG backend and no font backend (neither the `ttf` nor the `ab_glyph`
 //! feature). The SVG backend writes text as `<text>` elements for the browser to lay out, and
@@ -8,6 +9,8 @@
 
 use irl_store::SplitName;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordu32;
 use plotters::drawing::DrawingAreaErrorKind;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -37,17 +40,38 @@ type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
 /// Shape drawn at each point of a line. The two series get different shapes so that they stay
 /// apart in grayscale print.
 #[derive(Clone, Copy)]
-enum Marker {
+pub(crate) enum Marker {
     Circle,
     Triangle,
 }
 
-/// One line of the plot: the (round, loss) points of one split.
-struct Series {
-    label: String,
-    color: RGBColor,
-    marker: Marker,
-    points: Vec<(u32, f64)>,
+/// One line of the plot: the (round, value) points of one measurement and split.
+pub(crate) struct Series {
+    pub label: String,
+    pub color: RGBColor,
+    pub marker: Marker,
+    pub points: Vec<(u32, f64)>,
+}
+
+/// Y axis of a plot.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scale {
+    /// Logarithmic; values that are not positive are left out.
+    Log,
+    Linear,
+}
+
+/// A plot of several lines against the round.
+pub(crate) struct LinePlot<'a> {
+    pub caption: &'a str,
+    pub y_desc: &'a str,
+    pub scale: Scale,
+    pub series: Vec<Series>,
+}
+
+/// Colour of the k-th measurement of a plot.
+pub(crate) fn series_color(index: usize) -> RGBColor {
+    RUN_COLORS[index % RUN_COLORS.len()]
 }
 
 /// Renders the loss plot of one run as an SVG document.
@@ -66,7 +90,17 @@ pub(crate) fn render_loss_plot(metrics: &[MetricRow]) -> Result<String, ReportEr
             points: points_of(metrics, SplitName::Test),
         },
     ];
-    draw_svg(&series)
+    draw_svg(&loss_plot(series.into()))
+}
+
+/// Builds the loss plot of `series`.
+fn loss_plot(series: Vec<Series>) -> LinePlot<'static> {
+    LinePlot {
+        caption: "Reconstruction loss per round",
+        y_desc: "recon_loss (log scale)",
+        scale: Scale::Log,
+        series,
+    }
 }
 
 /// Renders the loss curves of several runs in one plot: one colour per run, circles for train
@@ -87,14 +121,15 @@ pub(crate) fn render_comparison_plot(runs: &[(&str, &[MetricRow])]) -> Result<St
             });
         }
     }
-    draw_svg(&series)
+    draw_svg(&loss_plot(series))
 }
 
-fn draw_svg(series: &[Series]) -> Result<String, ReportError> {
+/// Renders `plot` as an SVG document.
+pub(crate) fn draw_svg(plot: &LinePlot<'_>) -> Result<String, ReportError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root, series).map_err(|source| ReportError::DrawPlot { source })?;
+        draw(&root, plot).map_err(|source| ReportError::DrawPlot { source })?;
     }
     Ok(svg)
 }
@@ -113,43 +148,83 @@ fn points_of(metrics: &[MetricRow], split: SplitName) -> Vec<(u32, f64)> {
     points
 }
 
-fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, series: &[Series]) -> DrawResult {
+fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, plot: &LinePlot<'_>) -> DrawResult {
     root.fill(&WHITE)?;
 
-    let all_points = series.iter().flat_map(|line| line.points.iter());
+    let plotted: Vec<Series> = plot
+        .series
+        .iter()
+        .map(|line| Series {
+            label: line.label.clone(),
+            color: line.color,
+            marker: line.marker,
+            points: line
+                .points
+                .iter()
+                .copied()
+                .filter(|&(_, value)| {
+                    value.is_finite() && (plot.scale == Scale::Linear || value > 0.0)
+                })
+                .collect(),
+        })
+        .filter(|line| !line.points.is_empty())
+        .collect();
+    let all_points = plotted.iter().flat_map(|line| line.points.iter());
     let last_round = all_points.clone().map(|&(round, _)| round).max();
-    let (Some(last_round), Some(min_loss), Some(max_loss)) = (
+    let (Some(last_round), Some(min), Some(max)) = (
         last_round,
-        all_points
-            .clone()
-            .map(|&(_, loss)| loss)
-            .min_by(f64::total_cmp),
-        all_points.map(|&(_, loss)| loss).max_by(f64::total_cmp),
+        all_points.clone().map(|&(_, v)| v).min_by(f64::total_cmp),
+        all_points.map(|&(_, v)| v).max_by(f64::total_cmp),
     ) else {
-        return draw_placeholder(root);
+        return draw_placeholder(root, plot.caption);
     };
 
     // Round 0 (the original data) has no loss, but starting the axis there leaves a margin
     // before round 1. The y range is widened so that the extreme points do not sit on the frame.
     let x_range = 0..last_round + 1;
-    let (y_min, y_max) = (min_loss / 1.15, max_loss * 1.15);
-    let y_axis = (y_min..y_max)
-        .log_scale()
-        .with_key_points(log_axis_ticks(y_min, y_max));
+    let builder = |root| {
+        let mut builder = ChartBuilder::on(root);
+        builder
+            .caption(plot.caption, (FONT, 20))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(76);
+        builder
+    };
+    match plot.scale {
+        Scale::Log => {
+            let (y_min, y_max) = (min / 1.15, max * 1.15);
+            let y_axis = (y_min..y_max)
+                .log_scale()
+                .with_key_points(log_axis_ticks(y_min, y_max));
+            let chart = builder(root).build_cartesian_2d(x_range, y_axis)?;
+            finish(chart, plot.y_desc, &plotted)?;
+        }
+        Scale::Linear => {
+            let pad = ((max - min) * 0.08).max(max.abs() * 0.02).max(1e-3);
+            let (y_min, y_max) = (min - pad, max + pad);
+            let chart = builder(root).build_cartesian_2d(x_range, y_min..y_max)?;
+            finish(chart, plot.y_desc, &plotted)?;
+        }
+    }
+    root.present()
+}
 
-    let mut chart = ChartBuilder::on(root)
-        .caption("Reconstruction loss per round", (FONT, 20))
-        .margin(16)
-        .x_label_area_size(44)
-        .y_label_area_size(76)
-        .build_cartesian_2d(x_range, y_axis)?;
-
+/// Draws the mesh, the lines with their markers and the legend of a built chart.
+fn finish<'a, 'b: 'a, Y>(
+    mut chart: ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordu32, Y>>,
+    y_desc: &str,
+    series: &[Series],
+) -> DrawResult
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     chart
         .configure_mesh()
         .x_desc("round")
-        .y_desc("recon_loss (log scale)")
+        .y_desc(y_desc)
         .x_label_formatter(&|round| round.to_string())
-        .y_label_formatter(&|loss| format_tick(*loss))
+        .y_label_formatter(&|value| format_tick(*value))
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
         .draw()?;
@@ -188,15 +263,29 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, series: &[Series]) -> DrawRes
         }
     }
 
+    // The legend goes to the corner the lines leave free at the right: the bottom when they
+    // end in the upper half of the plot.
+    let ends: Vec<f64> = series
+        .iter()
+        .filter_map(|line| line.points.last().map(|&(_, value)| value))
+        .collect();
+    let ends_high = !ends.is_empty()
+        && ends
+            .iter()
+            .all(|&value| chart.as_coord_spec().y_spec().map(&value, (0, 100)) > 50);
+    let position = if ends_high {
+        SeriesLabelPosition::LowerRight
+    } else {
+        SeriesLabelPosition::UpperRight
+    };
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font((FONT, 14))
         .draw()?;
-
-    root.present()
+    Ok(())
 }
 
 /// Picks the y-axis ticks between `min` and `max` (both positive).
@@ -266,13 +355,13 @@ fn format_tick(value: f64) -> String {
     format!("{mantissa}{exponent}")
 }
 
-/// Draws a frame with a message when no round has a plottable loss yet.
-fn draw_placeholder(root: &DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult {
+/// Draws a frame with a message when no round has a plottable value yet.
+fn draw_placeholder(root: &DrawingArea<SVGBackend<'_>, Shift>, caption: &str) -> DrawResult {
     let style = TextStyle::from((FONT, 18).into_font())
         .color(&BLACK)
         .pos(Pos::new(HPos::Center, VPos::Center));
     root.draw(&Text::new(
-        "No round has a reconstruction loss to plot yet.",
+        format!("{caption}: no round has a value to plot yet."),
         (WIDTH as i32 / 2, HEIGHT as i32 / 2),
         style,
     ))?;

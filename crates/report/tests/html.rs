@@ -26,14 +26,61 @@ fn page_links_only_to_rendered_files() {
 
     let mut references = attribute_values(&html, "src");
     references.extend(attribute_values(&html, "href"));
-    // loss.svg and six grids, each grid linked and shown.
-    assert_eq!(references.len(), 1 + 6 * 2, "{references:?}");
-    for reference in references {
+    for reference in &references {
         assert!(
-            names.contains(&reference),
+            names.contains(reference),
             "{reference} is not among {names:?}"
         );
     }
+    // Every figure is on the page: loss.svg, three measurement panels, the two heat maps,
+    // six grids (each shown and linked) and the grid of one image per class.
+    let figures: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|name| name.ends_with(".svg") || name.ends_with(".png"))
+        .collect();
+    assert_eq!(figures.len(), 1 + 3 + 2 + 6 + 1, "{figures:?}");
+    for figure in figures {
+        assert!(references.contains(&figure), "{figure} is not on the page");
+    }
+}
+
+#[test]
+fn heat_maps_show_recall_and_confusion() {
+    let files = render(&input_with_rounds(4)).unwrap();
+    let recall = text(&files, "class-recall.svg");
+    // Rounds 0 to 4 of ten classes: class 9 at round 4 has recall 0.99 - 0.72.
+    let cell = |text: &str| format!(">\n{text}\n</text>");
+    assert!(recall.contains(&cell("0.27")), "{recall}");
+    assert!(recall.contains(&cell("0.99")));
+    let confusion = text(&files, "confusion.svg");
+    assert!(confusion.contains("Confusion at round 4"));
+    assert!(confusion.contains(&cell("20")));
+    assert!(confusion.contains(&cell("80")));
+    let html = text(&files, INDEX_FILE);
+    assert!(
+        html.contains("Final class retention</dt><dd>0.9400"),
+        "{html}"
+    );
+}
+
+#[test]
+fn panels_draw_only_measurements_the_run_has() {
+    let files = render(&input_with_rounds(4)).unwrap();
+    let names: Vec<&str> = files.iter().map(|file| file.name.as_str()).collect();
+    for drawn in [
+        "class-retention.svg",
+        "latent-similarity.svg",
+        "loss-vs-original.svg",
+    ] {
+        assert!(names.contains(&drawn), "{drawn} missing from {names:?}");
+    }
+    for absent in ["vae-kl.svg", "effective-rank.svg", "latent-probes.svg"] {
+        assert!(!names.contains(&absent), "{absent} drawn without data");
+    }
+    let retention = text(&files, "class-retention.svg");
+    assert!(retention.contains("class_accuracy train"));
+    assert!(retention.contains("class_accuracy test"));
 }
 
 #[test]
@@ -157,6 +204,8 @@ fn refresh_tag_only_while_in_progress() {
 fn empty_run_renders_placeholders() {
     let mut input = input_with_rounds(0);
     input.snapshots.clear();
+    input.class_examples.clear();
+    input.class_recall.clear();
     let files = render(&input).unwrap();
     let html = text(&files, INDEX_FILE);
 

@@ -134,6 +134,6 @@ fn plot_without_rounds_shows_message() {
     let svg = text(&render(&input_with_rounds(0)).unwrap(), LOSS_PLOT_FILE);
 
     assert!(svg.starts_with("<svg"));
-    assert!(svg.contains("No round has a reconstruction loss to plot yet."));
+    assert!(svg.contains("no round has a value to plot yet."));
     assert!(!svg.contains("<polyline"));
 }

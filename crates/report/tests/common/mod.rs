@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use irl_report::{MetricRow, ReportFile, ReportInput, Snapshot};
+use irl_report::{Confusion, MetricRow, RecallCell, ReportFile, ReportInput, Snapshot};
 use irl_store::{Split, SplitName};
 
 pub const SIDE: usize = 28;
@@ -51,6 +51,13 @@ pub fn falling_metrics(rounds: u32) -> Vec<MetricRow> {
                 reconstruction_term: None,
                 kl: None,
                 active_units: None,
+                measures: [
+                    ("class_accuracy", 0.97 - 0.01 * step),
+                    ("cka_previous", 0.9 + 0.005 * step),
+                ]
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect(),
             });
         }
     }
@@ -73,6 +80,11 @@ pub fn input_with_rounds(rounds: u32) -> ReportInput {
         max_iterations: 30,
         snapshots,
         prior_samples: Vec::new(),
+        class_examples: (0..=rounds.min(2))
+            .map(|round| snapshot(SplitName::Test, round, 10))
+            .collect(),
+        class_recall: recall_cells(rounds),
+        confusion: (rounds > 0).then(|| confusion(rounds)),
         pipeline_yaml: "dataset: mnist\nmodel:\n  kind: conv_autoencoder\n  latent: 32\n\
                         convergence:\n  rule: relative_change < 0.01 && rounds >= 3\n"
             .to_owned(),
@@ -94,4 +106,37 @@ pub fn file<'a>(files: &'a [ReportFile], name: &str) -> &'a [u8] {
 /// Returns the file called `name` as UTF-8 text.
 pub fn text(files: &[ReportFile], name: &str) -> String {
     String::from_utf8(file(files, name).to_vec()).expect("report text files are UTF-8")
+}
+
+/// Recall of ten classes at rounds 0 to `rounds`: class c loses 0.02 * c per round.
+pub fn recall_cells(rounds: u32) -> Vec<RecallCell> {
+    let mut cells = Vec::new();
+    for round in 0..=rounds {
+        for class in 0..10u32 {
+            for split in SplitName::ALL {
+                cells.push(RecallCell {
+                    round,
+                    split,
+                    class,
+                    recall: 0.99 - 0.02 * f64::from(class) * f64::from(round),
+                });
+            }
+        }
+    }
+    cells
+}
+
+/// Builds a confusion matrix of round `round` in which class 9 is read as 4 in a fifth of its
+/// images.
+pub fn confusion(round: u32) -> Confusion {
+    let mut counts = Vec::new();
+    for class in 0..10u32 {
+        if class == 9 {
+            counts.push((9, 9, 80));
+            counts.push((9, 4, 20));
+        } else {
+            counts.push((class, class, 100));
+        }
+    }
+    Confusion { round, counts }
 }
