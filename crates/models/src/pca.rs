@@ -154,7 +154,7 @@ impl Pca {
         self.components.val().dims()[0]
     }
 
-    /// Latents of a batch of images [B, C, H, W]: [B, k].
+    /// Encodes a batch of images [B, C, H, W] as latents [B, k].
     pub fn encode(&self, images: Tensor<4>) -> Tensor<2> {
         let [batch, ..] = images.dims();
         let pixels = self.mean.val().dims()[0];
@@ -163,7 +163,7 @@ impl Pca {
         centred.matmul(self.components.val().transpose())
     }
 
-    /// Images [B, C, H, W] of latents [B, k], in the shape `image_shape` ([C, H, W]).
+    /// Decodes latents [B, k] into images [B, C, H, W] of shape `image_shape` ([C, H, W]).
     pub fn decode(&self, latents: Tensor<2>, image_shape: [usize; 3]) -> Tensor<4> {
         let [batch, _] = latents.dims();
         let flat = latents.matmul(self.components.val()) + self.mean.val().unsqueeze::<2>();

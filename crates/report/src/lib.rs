@@ -162,9 +162,9 @@ pub enum ReportError {
     TooFewRuns(usize),
 }
 
-/// Renders the report folder of `input`. It holds the HTML page, the loss plot, a plot per
-/// group of measurements, and the recall and confusion heat maps. It also holds one PNG grid per
-/// snapshot, the grid of one image per class across the rounds, and the Markdown summary.
+/// Renders the report folder of `input`. It contains the HTML page, the loss plot, a plot per
+/// group of measurements, and the recall and confusion heat maps. It also contains one PNG grid
+/// per snapshot, the grid of one image per class across the rounds, and the Markdown summary.
 ///
 /// # Errors
 ///
