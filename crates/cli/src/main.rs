@@ -135,8 +135,8 @@ enum Command {
         #[arg(long)]
         iteration: u32,
     },
-    /// Rewrite a run's metrics table and report from its finished stages; with several runs,
-    /// also overlay their loss curves in one comparison report.
+    /// Rewrite a run's metrics table and report from its finished stages. Several runs, or a run
+    /// with seeds, also get one comparison report with every measurement of them.
     Report {
         /// Run names; two or more make a comparison under comparisons/ in the store.
         #[arg(required = true, num_args = 1..)]
@@ -214,8 +214,10 @@ fn run_cli() -> Result<()> {
             single(&store, &args, StageKind::Evaluate, iteration)
         }
         Command::Report { runs, data_dir } => {
+            let mut seed_sets = 0;
             for run in &runs {
                 let pipeline = saved_pipeline(&store, run)?;
+                seed_sets += usize::from(pipeline.seeds.is_some());
                 for chain in irl_pipeline::seeds::chains(&pipeline) {
                     execute(
                         &store,
@@ -228,7 +230,8 @@ fn run_cli() -> Result<()> {
                     out!("{}", index.display())?;
                 }
             }
-            if runs.len() > 1 {
+            // One seed set alone gets the page of its mean and interval over the seeds.
+            if runs.len() > 1 || seed_sets > 0 {
                 let dir = irl_pipeline::compare::compare(&store, &runs)?;
                 out!("{}", dir.join("index.html").display())?;
             }

@@ -106,7 +106,7 @@ fn vae_run_writes_latents_and_comparison() {
         assert!(svg.contains(label), "{label} missing from the plot");
     }
     let summary = std::fs::read_to_string(comparison.join("summary.md")).unwrap();
-    assert!(summary.contains("| mnist-vae | 2 |"), "{summary}");
+    assert!(summary.contains("| mnist-vae | 1 | 2 |"), "{summary}");
 }
 
 #[test]

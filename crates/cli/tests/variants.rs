@@ -263,4 +263,49 @@ fn seeds_are_summarised_with_intervals() {
         status.arg("status").arg("study-seed-4");
         status
     });
+
+    // The seed set beside a control chain: mean and interval bands, and a dashed reference.
+    check(run_pipeline(
+        &store,
+        &pipeline_named("mnist-ae.yaml"),
+        &variant("baseline", 2, &["iterate.regime=original"]),
+    ));
+    let mut report = irl(&store);
+    report.arg("report").arg("study").arg("baseline");
+    let stdout = String::from_utf8(check(report).stdout).unwrap();
+    let comparison = store.join("comparisons/study-vs-baseline");
+    assert!(
+        stdout.contains("comparisons/study-vs-baseline/index.html"),
+        "{stdout}"
+    );
+    let loss = std::fs::read_to_string(comparison.join("loss.svg")).unwrap();
+    assert!(loss.contains("study (2 seeds) test"), "{loss}");
+    assert!(loss.contains("baseline (control) train"), "{loss}");
+    assert_eq!(
+        loss.matches("opacity=\"0.18\"").count(),
+        2,
+        "a band per split"
+    );
+    let page = std::fs::read_to_string(comparison.join("index.html")).unwrap();
+    for plot in [
+        "class-accuracy.svg",
+        "cka-first.svg",
+        "loss-vs-original.svg",
+    ] {
+        assert!(page.contains(plot), "{plot} missing from the page");
+        assert!(comparison.join(plot).exists(), "{plot} was not written");
+    }
+    let summary = std::fs::read_to_string(comparison.join("summary.md")).unwrap();
+    let last = (2, "test".to_string());
+    let mean = (chains[0][&last] + chains[1][&last]) / 2.0;
+    let study_row = summary
+        .lines()
+        .find(|line| line.starts_with("| study | 2 | 2 |"))
+        .unwrap_or_else(|| panic!("{summary}"));
+    let cells: Vec<&str> = study_row.split(" | ").collect();
+    let test_loss: f64 = cells[5].split(' ').next().unwrap().parse().unwrap();
+    assert!(
+        (test_loss - mean).abs() < 1e-3 * mean,
+        "{test_loss} vs {mean}"
+    );
 }

@@ -53,4 +53,6 @@ pub enum RunError {
     PriorSamples(#[from] irl_reconstruct::PriorSamplesError),
     #[error(transparent)]
     Report(#[from] irl_report::ReportError),
+    #[error(transparent)]
+    Pipeline(#[from] crate::load::PipelineError),
 }

@@ -106,10 +106,21 @@ pub struct ChainConvergence {
     pub final_class_accuracy: Option<f64>,
 }
 
-/// Summary that [`summarise`] wrote, for the terminal.
+/// Mean and interval over the chains of one metric, split and round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedCell {
+    pub metric: String,
+    pub split: String,
+    pub round: u32,
+    pub interval: Interval,
+}
+
+/// Summary that [`summarise`] wrote, for the terminal and the comparison page.
 #[derive(Debug, Clone)]
 pub struct SeedSummary {
     pub chains: Vec<ChainConvergence>,
+    /// Every row of `seed-summary.parquet`.
+    pub cells: Vec<SeedCell>,
     /// (quantity, interval) of each column of the convergence table.
     pub convergence: Vec<(&'static str, Option<Interval>)>,
 }
@@ -286,6 +297,15 @@ pub fn summarise(
 
     Ok(SeedSummary {
         chains: convergence,
+        cells: cells
+            .into_iter()
+            .map(|((metric, split, round), interval)| SeedCell {
+                metric: metric.clone(),
+                split: split.clone(),
+                round: *round,
+                interval,
+            })
+            .collect(),
         convergence: summary,
     })
 }

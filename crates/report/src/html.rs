@@ -13,7 +13,7 @@ use irl_store::SplitName;
 
 use crate::grid::{CLASS_EXAMPLES_FILE, GridName, GridRow, round_label};
 use crate::metrics::{MetricField, format_cell, format_value, group_by_round, has_vae_metrics};
-use crate::panels::{Panel, measure};
+use crate::panels::Panel;
 use crate::{CONFUSION_FILE, LOSS_PLOT_FILE, RECALL_MAP_FILE, ReportInput};
 
 /// The figure files of a report besides the loss plot, as [`crate::render`] drew them.
@@ -164,7 +164,7 @@ fn write_facts(page: &mut String, input: &ReportInput) {
             .iter()
             .rev()
             .find(|row| Some(row.iteration) == round && row.split == SplitName::Test);
-        row.and_then(|row| measure(row, name))
+        row.and_then(|row| row.value(name))
             .map_or("\u{2014}".to_owned(), format_value)
     };
     let last_round = input.metrics.iter().map(|row| row.iteration).max();

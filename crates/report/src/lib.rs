@@ -33,7 +33,7 @@ pub const CONFUSION_FILE: &str = "confusion.svg";
 /// Version of the report stage's meaning; part of its cache key.
 pub const STAGE_VERSION: u32 = 3;
 
-pub use compare::{ComparedRun, render_comparison};
+pub use compare::{ComparedRun, CurvePoint, render_comparison};
 /// One row of a run's metrics table: one round, one split.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricRow {
@@ -56,6 +56,42 @@ pub struct MetricRow {
     /// The other measurements of the round, by metrics column name (`class_accuracy`,
     /// `cka_previous`, ...); a measurement the round lacks is absent.
     pub measures: BTreeMap<String, f64>,
+}
+
+impl MetricRow {
+    /// Returns the measurement `name` (a metrics column), or `None` where the row lacks it.
+    pub fn value(&self, name: &str) -> Option<f64> {
+        match name {
+            "recon_loss" => Some(self.recon_loss),
+            "loss_vs_original" => Some(self.loss_vs_original),
+            "mean_sq_change" => Some(self.mean_sq_change),
+            "reconstruction_term" => self.reconstruction_term,
+            "kl" => self.kl,
+            "active_units" => self.active_units.map(f64::from),
+            _ => self.measures.get(name).copied(),
+        }
+    }
+
+    /// Lists every measurement the row has, by metrics column name.
+    pub fn values(&self) -> Vec<(&str, f64)> {
+        let fixed = [
+            ("recon_loss", Some(self.recon_loss)),
+            ("loss_vs_original", Some(self.loss_vs_original)),
+            ("mean_sq_change", Some(self.mean_sq_change)),
+            ("reconstruction_term", self.reconstruction_term),
+            ("kl", self.kl),
+            ("active_units", self.active_units.map(f64::from)),
+        ];
+        fixed
+            .into_iter()
+            .filter_map(|(name, value)| value.map(|value| (name, value)))
+            .chain(
+                self.measures
+                    .iter()
+                    .map(|(name, &value)| (name.as_str(), value)),
+            )
+            .collect()
+    }
 }
 
 /// Recall of one class at one round and split: the share of its images that the reference
@@ -158,7 +194,10 @@ pub enum ReportError {
     },
     #[error("invalid prior samples of round {round}: {problem}")]
     InvalidPriorSamples { round: u32, problem: String },
-    #[error("a comparison needs at least two runs, found {0}")]
+    #[error(
+        "a comparison needs two runs or a run with several seeds, found {0} run(s) with one \
+         chain; name another run"
+    )]
     TooFewRuns(usize),
 }
 

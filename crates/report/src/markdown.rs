@@ -9,7 +9,6 @@ use irl_store::SplitName;
 
 use crate::grid::{GridName, GridRow, round_label};
 use crate::metrics::{format_cell, format_value, group_by_round, has_vae_metrics};
-use crate::panels::measure;
 use crate::{INDEX_FILE, ReportInput};
 
 /// Renders the summary. `grids` lists the grid files, sorted by split and then by round.
@@ -30,7 +29,7 @@ pub(crate) fn render_summary(input: &ReportInput, grids: &[GridName]) -> String 
             .iter()
             .rev()
             .find(|row| Some(row.iteration) == round && row.split == SplitName::Test)
-            .and_then(|row| measure(row, name))
+            .and_then(|row| row.value(name))
     };
     match input.converged_at {
         Some(round) => {
@@ -131,7 +130,7 @@ fn write_stability_table(summary: &mut String, input: &ReportInput) {
     let has = |name: &str| {
         rounds
             .iter()
-            .any(|round| round.test.and_then(|row| measure(row, name)).is_some())
+            .any(|round| round.test.and_then(|row| row.value(name)).is_some())
     };
     let columns: Vec<&str> = STABILITY_COLUMNS
         .into_iter()
@@ -150,7 +149,7 @@ fn write_stability_table(summary: &mut String, input: &ReportInput) {
     for round in rounds {
         let _ = write!(summary, "| {} |", round.iteration);
         for name in &columns {
-            let value = round.test.and_then(|row| measure(row, name));
+            let value = round.test.and_then(|row| row.value(name));
             let _ = write!(
                 summary,
                 " {} |",

@@ -105,16 +105,11 @@ pub(crate) const PANELS: &[Panel] = &[
     },
 ];
 
-/// Returns the value of measurement `name` in `row`.
-pub(crate) fn measure(row: &MetricRow, name: &str) -> Option<f64> {
-    match name {
-        "recon_loss" => Some(row.recon_loss),
-        "loss_vs_original" => Some(row.loss_vs_original),
-        "mean_sq_change" => Some(row.mean_sq_change),
-        "reconstruction_term" => row.reconstruction_term,
-        "kl" => row.kl,
-        "active_units" => row.active_units.map(f64::from),
-        _ => row.measures.get(name).copied(),
+/// Marker of a split: circles for train, triangles for test.
+pub(crate) fn split_marker(split: SplitName) -> Marker {
+    match split {
+        SplitName::Train => Marker::Circle,
+        SplitName::Test => Marker::Triangle,
     }
 }
 
@@ -130,21 +125,18 @@ pub(crate) fn render_panels(
                 let mut points: Vec<(u32, f64)> = metrics
                     .iter()
                     .filter(|row| row.split == split)
-                    .filter_map(|row| measure(row, name).map(|value| (row.iteration, value)))
+                    .filter_map(|row| row.value(name).map(|value| (row.iteration, value)))
                     .collect();
                 if points.is_empty() {
                     continue;
                 }
                 points.sort_by_key(|&(round, _)| round);
-                series.push(Series {
-                    label: format!("{name} {split}"),
-                    color: series_color(index),
-                    marker: match split {
-                        SplitName::Train => Marker::Circle,
-                        SplitName::Test => Marker::Triangle,
-                    },
+                series.push(Series::line(
+                    format!("{name} {split}"),
+                    series_color(index),
+                    split_marker(split),
                     points,
-                });
+                ));
             }
         }
         if series.is_empty() {

@@ -51,6 +51,25 @@ pub(crate) struct Series {
     pub color: RGBColor,
     pub marker: Marker,
     pub points: Vec<(u32, f64)>,
+    /// (round, low, high) of a shaded band around the line, such as a confidence interval over
+    /// seeds; empty for none.
+    pub band: Vec<(u32, f64, f64)>,
+    /// Drawn dashed: a reference line, such as a control chain.
+    pub dashed: bool,
+}
+
+impl Series {
+    /// Creates a solid line without a band.
+    pub fn line(label: String, color: RGBColor, marker: Marker, points: Vec<(u32, f64)>) -> Self {
+        Series {
+            label,
+            color,
+            marker,
+            points,
+            band: Vec::new(),
+            dashed: false,
+        }
+    }
 }
 
 /// Y axis of a plot.
@@ -76,52 +95,31 @@ pub(crate) fn series_color(index: usize) -> RGBColor {
 
 /// Renders the loss plot of one run as an SVG document.
 pub(crate) fn render_loss_plot(metrics: &[MetricRow]) -> Result<String, ReportError> {
-    let series = [
-        Series {
-            label: "train".into(),
-            color: TRAIN_COLOR,
-            marker: Marker::Circle,
-            points: points_of(metrics, SplitName::Train),
-        },
-        Series {
-            label: "test".into(),
-            color: TEST_COLOR,
-            marker: Marker::Triangle,
-            points: points_of(metrics, SplitName::Test),
-        },
+    let series = vec![
+        Series::line(
+            "train".into(),
+            TRAIN_COLOR,
+            Marker::Circle,
+            points_of(metrics, SplitName::Train),
+        ),
+        Series::line(
+            "test".into(),
+            TEST_COLOR,
+            Marker::Triangle,
+            points_of(metrics, SplitName::Test),
+        ),
     ];
-    draw_svg(&loss_plot(series.into()))
+    draw_svg(&loss_plot(series))
 }
 
 /// Builds the loss plot of `series`.
-fn loss_plot(series: Vec<Series>) -> LinePlot<'static> {
+pub(crate) fn loss_plot(series: Vec<Series>) -> LinePlot<'static> {
     LinePlot {
         caption: "Reconstruction loss per round",
         y_desc: "recon_loss (log scale)",
         scale: Scale::Log,
         series,
     }
-}
-
-/// Renders the loss curves of several runs in one plot: one colour per run, circles for train
-/// and triangles for test.
-pub(crate) fn render_comparison_plot(runs: &[(&str, &[MetricRow])]) -> Result<String, ReportError> {
-    let mut series = Vec::new();
-    for (index, (name, metrics)) in runs.iter().enumerate() {
-        let color = RUN_COLORS[index % RUN_COLORS.len()];
-        for (split, marker) in [
-            (SplitName::Train, Marker::Circle),
-            (SplitName::Test, Marker::Triangle),
-        ] {
-            series.push(Series {
-                label: format!("{name} {split}"),
-                color,
-                marker,
-                points: points_of(metrics, split),
-            });
-        }
-    }
-    draw_svg(&loss_plot(series))
 }
 
 /// Renders `plot` as an SVG document.
@@ -151,7 +149,8 @@ fn points_of(metrics: &[MetricRow], split: SplitName) -> Vec<(u32, f64)> {
 fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, plot: &LinePlot<'_>) -> DrawResult {
     root.fill(&WHITE)?;
 
-    let plotted: Vec<Series> = plot
+    let fits = |value: f64| value.is_finite() && (plot.scale == Scale::Linear || value > 0.0);
+    let mut plotted: Vec<Series> = plot
         .series
         .iter()
         .map(|line| Series {
@@ -162,14 +161,30 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, plot: &LinePlot<'_>) -> DrawR
                 .points
                 .iter()
                 .copied()
-                .filter(|&(_, value)| {
-                    value.is_finite() && (plot.scale == Scale::Linear || value > 0.0)
-                })
+                .filter(|&(_, value)| fits(value))
                 .collect(),
+            // A lower bound at or below zero stays: on a log axis it is drawn at the bottom.
+            band: line
+                .band
+                .iter()
+                .copied()
+                .filter(|&(_, low, high)| low.is_finite() && fits(high))
+                .collect(),
+            dashed: line.dashed,
         })
         .filter(|line| !line.points.is_empty())
         .collect();
-    let all_points = plotted.iter().flat_map(|line| line.points.iter());
+    // The axis spans the bands as well as the lines.
+    let band_points: Vec<(u32, f64)> = plotted
+        .iter()
+        .flat_map(|line| line.band.iter())
+        .flat_map(|&(round, low, high)| [(round, low), (round, high)])
+        .filter(|&(_, value)| fits(value))
+        .collect();
+    let all_points = plotted
+        .iter()
+        .flat_map(|line| line.points.iter())
+        .chain(band_points.iter());
     let last_round = all_points.clone().map(|&(round, _)| round).max();
     let (Some(last_round), Some(min), Some(max)) = (
         last_round,
@@ -194,6 +209,11 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, plot: &LinePlot<'_>) -> DrawR
     match plot.scale {
         Scale::Log => {
             let (y_min, y_max) = (min / 1.15, max * 1.15);
+            for line in &mut plotted {
+                for (_, low, _) in &mut line.band {
+                    *low = low.max(y_min);
+                }
+            }
             let y_axis = (y_min..y_max)
                 .log_scale()
                 .with_key_points(log_axis_ticks(y_min, y_max));
@@ -229,20 +249,46 @@ where
         .axis_desc_style((FONT, 14))
         .draw()?;
 
+    // Bands first, so that every line stays visible on top of them.
+    for line in series.iter().filter(|line| line.band.len() > 1) {
+        let outline: Vec<(u32, f64)> = line
+            .band
+            .iter()
+            .map(|&(round, _, high)| (round, high))
+            .chain(line.band.iter().rev().map(|&(round, low, _)| (round, low)))
+            .collect();
+        chart.draw_series(std::iter::once(Polygon::new(
+            outline,
+            line.color.mix(0.18).filled(),
+        )))?;
+    }
+
     for line in series {
         let color = line.color;
-        let sample = move || PathElement::new(vec![(-8, 0), (12, 0)], color.stroke_width(2));
-        let annotation = chart
-            .draw_series(LineSeries::new(
-                line.points.iter().copied(),
-                color.stroke_width(2),
-            ))?
-            .label(line.label.as_str());
+        let dashed = line.dashed;
+        // The legend's sample line in two pieces on either side of the marker at x = 2; dashed
+        // lines leave a gap before and after the marker.
+        let gap = if dashed { 7 } else { 0 };
+        let sample = move || {
+            let stroke = color.stroke_width(2);
+            (
+                PathElement::new(vec![(-12, 0), (2 - gap, 0)], stroke),
+                PathElement::new(vec![(2 + gap, 0), (16, 0)], stroke),
+            )
+        };
+        let points = line.points.iter().copied();
+        let annotation = if dashed {
+            chart.draw_series(DashedLineSeries::new(points, 7, 5, color.stroke_width(2)))?
+        } else {
+            chart.draw_series(LineSeries::new(points, color.stroke_width(2)))?
+        }
+        .label(line.label.as_str());
 
         match line.marker {
             Marker::Circle => {
                 annotation.legend(move |at| {
-                    EmptyElement::at(at) + sample() + Circle::new((2, 0), 4, color.filled())
+                    let (left, right) = sample();
+                    EmptyElement::at(at) + left + right + Circle::new((2, 0), 4, color.filled())
                 });
                 chart.draw_series(
                     line.points
@@ -252,7 +298,11 @@ where
             }
             Marker::Triangle => {
                 annotation.legend(move |at| {
-                    EmptyElement::at(at) + sample() + TriangleMarker::new((2, 0), 5, color.filled())
+                    let (left, right) = sample();
+                    EmptyElement::at(at)
+                        + left
+                        + right
+                        + TriangleMarker::new((2, 0), 5, color.filled())
                 });
                 chart.draw_series(
                     line.points
