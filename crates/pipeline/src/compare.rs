@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use arrow::array::{Array, BooleanArray, Float64Array, RecordBatch};
+use arrow::array::{Array, BooleanArray, Float64Array};
 use irl_report::{ComparedRun, CurvePoint};
 use irl_store::table::{self, TableError};
 use irl_store::{SplitName, Store};
@@ -12,7 +12,7 @@ use irl_store::{SplitName, Store};
 use crate::config::{DataRegime, ModelStart, Pipeline};
 use crate::error::RunError;
 use crate::seeds::SeedSummary;
-use crate::tables::RunMetricsRow;
+use crate::tables::{RunMetricsRow, column};
 
 /// Folder of the comparison of `runs` in the store: `comparisons/<run>-vs-<run>...`.
 pub fn comparison_dir(store: &Store, runs: &[String]) -> PathBuf {
@@ -116,8 +116,8 @@ pub fn read_run_metrics_table(bytes: Vec<u8>) -> Result<Vec<RunMetricsRow>, Tabl
     let mut rows = Vec::new();
     for batch in table::from_parquet("metrics", bytes)? {
         let metrics = irl_evaluate::read_metrics_batch(&batch)?;
-        let relative: Float64Array = column(&batch, "relative_change")?;
-        let converged: BooleanArray = column(&batch, "converged")?;
+        let relative: &Float64Array = column(&batch, "metrics", "relative_change")?;
+        let converged: &BooleanArray = column(&batch, "metrics", "converged")?;
         for (row, metrics) in metrics.into_iter().enumerate() {
             rows.push(RunMetricsRow {
                 metrics,
@@ -127,19 +127,4 @@ pub fn read_run_metrics_table(bytes: Vec<u8>) -> Result<Vec<RunMetricsRow>, Tabl
         }
     }
     Ok(rows)
-}
-
-/// Returns the column `name` of `batch` as an array of type `T`.
-fn column<T: Array + Clone + 'static>(batch: &RecordBatch, name: &str) -> Result<T, TableError> {
-    let invalid = |problem: String| TableError::Arrow {
-        name: "metrics".into(),
-        source: arrow::error::ArrowError::SchemaError(problem),
-    };
-    batch
-        .column_by_name(name)
-        .ok_or_else(|| invalid(format!("column {name} is missing")))?
-        .as_any()
-        .downcast_ref::<T>()
-        .cloned()
-        .ok_or_else(|| invalid(format!("column {name} has an unexpected type")))
 }

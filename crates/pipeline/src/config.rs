@@ -203,22 +203,14 @@ impl Pipeline {
         if iterate.budget.is_some() && iterate.regime != DataRegime::Accumulate {
             return Err((
                 "iterate.budget",
-                format!(
-                    "applies to iterate.regime accumulate only, but the regime is {}; remove \
-                     the key or set iterate.regime to accumulate",
-                    iterate.regime.as_str()
-                ),
+                only_for("regime", "accumulate", iterate.regime.as_str()),
             ));
         }
         match iterate.original_fraction {
             Some(_) if iterate.regime != DataRegime::Mix => {
                 return Err((
                     "iterate.original_fraction",
-                    format!(
-                        "applies to iterate.regime mix only, but the regime is {}; remove the \
-                         key or set iterate.regime to mix",
-                        iterate.regime.as_str()
-                    ),
+                    only_for("regime", "mix", iterate.regime.as_str()),
                 ));
             }
             Some(fraction) if !(fraction > 0.0 && fraction < 1.0) => {
@@ -236,11 +228,7 @@ impl Pipeline {
             if iterate.start != ModelStart::Warm {
                 return Err((
                     "iterate.warm_epochs",
-                    format!(
-                        "applies to iterate.start warm only, but the start is {}; remove the \
-                         key or set iterate.start to warm",
-                        iterate.start.as_str()
-                    ),
+                    only_for("start", "warm", iterate.start.as_str()),
                 ));
             }
             if epochs == 0 {
@@ -341,6 +329,14 @@ impl Pipeline {
             },
         }
     }
+}
+
+/// Formats the error of an `iterate` key that applies to `setting: expected` only.
+fn only_for(setting: &str, expected: &str, actual: &str) -> String {
+    format!(
+        "applies to iterate.{setting} {expected} only, but the {setting} is {actual}; remove the \
+         key or set iterate.{setting} to {expected}"
+    )
 }
 
 fn term_name(term: ReconstructionTerm) -> &'static str {

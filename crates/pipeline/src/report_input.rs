@@ -1,13 +1,13 @@
 //! Gathers what the report shows from the run's tables and preview objects.
 
-use arrow::array::{Array, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow::array::{Array, Float64Array, StringArray, UInt32Array, UInt64Array};
 use irl_report::{Confusion, MetricRow, PriorSamples, RecallCell, ReportInput, Snapshot};
 use irl_store::table::TableError;
 use irl_store::{Dataset, ObjectRef, Split, SplitName, Store};
 
 use crate::config::Pipeline;
 use crate::error::RunError;
-use crate::tables::RunMetricsRow;
+use crate::tables::{RunMetricsRow, column};
 
 /// Converts the run's metrics rows to the report's.
 pub fn metric_rows(metrics: &[RunMetricsRow]) -> Vec<MetricRow> {
@@ -152,18 +152,6 @@ fn class_examples(previews: &[(u32, Split)]) -> Vec<Snapshot> {
         .collect()
 }
 
-fn column<'a, T: Array + 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, TableError> {
-    batch
-        .column_by_name(name)
-        .and_then(|array| array.as_any().downcast_ref::<T>())
-        .ok_or_else(|| TableError::Arrow {
-            name: "report input".into(),
-            source: arrow::error::ArrowError::SchemaError(format!(
-                "column {name} is missing or has another type"
-            )),
-        })
-}
-
 fn split_of(name: &str) -> SplitName {
     if name == "train" {
         SplitName::Train
@@ -176,10 +164,10 @@ fn split_of(name: &str) -> SplitName {
 fn read_recall(bytes: Vec<u8>) -> Result<Vec<RecallCell>, TableError> {
     let mut cells = Vec::new();
     for batch in irl_store::table::from_parquet("class-recall", bytes)? {
-        let round: &UInt32Array = column(&batch, "round")?;
-        let split: &StringArray = column(&batch, "split")?;
-        let class: &UInt32Array = column(&batch, "class")?;
-        let recall: &Float64Array = column(&batch, "recall")?;
+        let round: &UInt32Array = column(&batch, "report input", "round")?;
+        let split: &StringArray = column(&batch, "report input", "split")?;
+        let class: &UInt32Array = column(&batch, "report input", "class")?;
+        let recall: &Float64Array = column(&batch, "report input", "recall")?;
         for row in 0..batch.num_rows() {
             if recall.is_valid(row) {
                 cells.push(RecallCell {
@@ -198,11 +186,11 @@ fn read_recall(bytes: Vec<u8>) -> Result<Vec<RecallCell>, TableError> {
 fn read_confusion(bytes: Vec<u8>, round: u32) -> Result<Option<Confusion>, TableError> {
     let mut counts = Vec::new();
     for batch in irl_store::table::from_parquet("confusion", bytes)? {
-        let rounds: &UInt32Array = column(&batch, "round")?;
-        let split: &StringArray = column(&batch, "split")?;
-        let truth: &UInt32Array = column(&batch, "true_class")?;
-        let predicted: &UInt32Array = column(&batch, "predicted_class")?;
-        let count: &UInt64Array = column(&batch, "count")?;
+        let rounds: &UInt32Array = column(&batch, "report input", "round")?;
+        let split: &StringArray = column(&batch, "report input", "split")?;
+        let truth: &UInt32Array = column(&batch, "report input", "true_class")?;
+        let predicted: &UInt32Array = column(&batch, "report input", "predicted_class")?;
+        let count: &UInt64Array = column(&batch, "report input", "count")?;
         for row in 0..batch.num_rows() {
             if rounds.value(row) == round && split.value(row) == "test" {
                 counts.push((truth.value(row), predicted.value(row), count.value(row)));

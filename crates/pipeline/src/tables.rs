@@ -126,3 +126,20 @@ pub fn manifest_table(store: &Store, state: &RunState) -> Result<Vec<u8>, RunErr
     .map_err(arrow_error("manifest"))?;
     Ok(table::to_parquet("manifest", schema, &[batch])?)
 }
+
+/// Returns the column `name` of `batch`, a batch of the table `table`, as an array of type `T`.
+pub(crate) fn column<'a, T: arrow::array::Array + 'static>(
+    batch: &'a RecordBatch,
+    table: &str,
+    name: &str,
+) -> Result<&'a T, TableError> {
+    batch
+        .column_by_name(name)
+        .and_then(|array| array.as_any().downcast_ref::<T>())
+        .ok_or_else(|| TableError::Arrow {
+            name: table.into(),
+            source: arrow::error::ArrowError::SchemaError(format!(
+                "column {name} is missing or has another type"
+            )),
+        })
+}
