@@ -222,13 +222,17 @@ fn render_page(runs: &[ComparedRun], plots: &[MeasurePlot]) -> String {
          and test, on a log scale\">"
     );
 
+    // One heading per group of measurements, with the group's plots side by side.
     let mut heading = "";
     for plot in plots {
         if plot.panel_title != heading {
+            if !heading.is_empty() {
+                page.push_str("</div>\n");
+            }
             heading = plot.panel_title;
             let _ = writeln!(
                 page,
-                "<h2>{}</h2>\n<p class=\"reading\">{}</p>",
+                "<h2>{}</h2>\n<p class=\"reading\">{}</p>\n<div class=\"figures\">",
                 escape(heading),
                 escape(plot.reading)
             );
@@ -240,6 +244,9 @@ fn render_page(runs: &[ComparedRun], plots: &[MeasurePlot]) -> String {
             file = plot.file,
             measure = plot.measure,
         );
+    }
+    if !heading.is_empty() {
+        page.push_str("</div>\n");
     }
 
     page.push_str("<h2>Last round of each run</h2>\n<table class=\"metrics\">\n<thead>\n<tr>");

@@ -45,6 +45,9 @@ table.grids img { image-rendering: pixelated; display: block; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; }
 figure { margin: 0 0 1.5em; }
 figcaption { max-width: 760px; color: #444; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); \
+gap: 0 2em; max-width: 1600px; }
+.figures img { width: 100%; height: auto; }
 img.pixels { image-rendering: pixelated; }
 ";
 
@@ -87,8 +90,9 @@ pub(crate) fn render_index(input: &ReportInput, figures: &Figures<'_>) -> String
          on a log scale\">"
     );
 
-    if !figures.panels.is_empty() || figures.recall_map || figures.confusion {
-        page.push_str("<h2>What survives the loop</h2>\n");
+    let any_figure = !figures.panels.is_empty() || figures.recall_map || figures.confusion;
+    if any_figure {
+        page.push_str("<h2>What survives the loop</h2>\n<div class=\"figures\">\n");
     }
     for panel in &figures.panels {
         let _ = writeln!(
@@ -118,6 +122,9 @@ pub(crate) fn render_index(input: &ReportInput, figures: &Figures<'_>) -> String
              row.</figcaption></figure>",
             round = confusion.round,
         );
+    }
+    if any_figure {
+        page.push_str("</div>\n");
     }
 
     page.push_str("<h2>Metrics per round</h2>\n");
