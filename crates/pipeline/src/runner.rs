@@ -604,7 +604,10 @@ impl Runner<'_> {
                 self.cross_round_losses(&models, &datasets)?;
             }
             // Rounds reused from an earlier run need no report of their own, only the last one.
-            // Refresh renders every round, since it cannot know which finished round is last.
+            // Refresh stops at the first round without records, so the last round it reaches is
+            // the last whose evaluate stage the run state lists.
+            // NOTE: a listed round whose records were deleted by hand ends the refresh without a
+            // report of the round before it.
             let round_ran = self
                 .summary
                 .stages
@@ -612,8 +615,13 @@ impl Runner<'_> {
                 .rev()
                 .take(3)
                 .any(|stage| matches!(stage.status, StageStatus::Ran { .. }));
+            let refresh_ends = options.mode == Mode::Refresh
+                && !self
+                    .state
+                    .slots
+                    .contains_key(&StageKind::Evaluate.slot(iteration + 1));
             if let Some(pipeline_object) = &pipeline_object
-                && (round_ran || last || options.mode == Mode::Refresh)
+                && (round_ran || last || refresh_ends)
             {
                 let metrics_object = self
                     .store

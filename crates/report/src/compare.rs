@@ -211,10 +211,12 @@ fn render_page(runs: &[ComparedRun], plots: &[MeasurePlot]) -> String {
     let _ = writeln!(page, "<title>{title} \u{2013} irl comparison</title>");
     let _ = writeln!(page, "<style>\n{STYLE}</style>\n</head>\n<body>");
     let _ = writeln!(page, "<h1>{title}</h1>");
-    page.push_str(
-        "<p>A run with several seeds is drawn as the mean over its seeds with a shaded 95% \
-         confidence interval (Student's t); a control chain is drawn dashed.</p>\n",
-    );
+    if runs.iter().any(|run| run.chains > 1 || run.control) {
+        page.push_str(
+            "<p>A run with several seeds is drawn as the mean over its seeds with a shaded 95% \
+             confidence interval (Student's t); a control chain is drawn dashed.</p>\n",
+        );
+    }
     page.push_str("<h2>Reconstruction loss</h2>\n");
     let _ = writeln!(
         page,
