@@ -49,10 +49,10 @@ struct PipelineArgs {
     /// Folder with the dataset's raw files; takes precedence over data.dir and IRL_DATA_DIR.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Compute backend.
+    /// Compute backend: flex (pure Rust, CPU), or tch (LibTorch, builds with the `tch` feature).
     #[arg(long, default_value = "flex")]
     backend: String,
-    /// Device of the backend.
+    /// Device of the backend: cpu, or cuda:N for tch.
     #[arg(long, default_value = "cpu")]
     device: String,
     /// After each chain finishes, delete the datasets of its rounds but the last, as
