@@ -17,7 +17,7 @@ TCH_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LIBTORCH_USE_PYTORCH=1 LD_LIBRARY_
 IRL_TCH := target/tch/release/irl
 DEVICE ?= cpu
 
-.PHONY: help build pipeline variants test chromium lint clean torch build-tch pipeline-tch
+.PHONY: help build pipeline variants test chromium lint clean torch build-tch pipeline-tch test-tch
 
 help:
 	@echo "make pipeline   run $(PIPELINE) (30 rounds on MNIST), reusing finished stages"
@@ -27,6 +27,7 @@ help:
 	@echo "make lint       cargo fmt --check and clippy with warnings as errors"
 	@echo "make build-tch  build the LibTorch backend (installs torch==$(TORCH_VERSION) in $(VENV))"
 	@echo "make pipeline-tch DEVICE=cuda:0   run $(PIPELINE) on LibTorch (DEVICE=cpu by default)"
+	@echo "make test-tch   the training, reconstruction, resume and backend tests on LibTorch (CPU)"
 	@echo "make clean      delete the build folder and the store ($(STORE))"
 
 build:
@@ -48,6 +49,11 @@ torch: $(VENV)/.torch-$(TORCH_VERSION)
 
 build-tch: torch
 	$(TCH_ENV) $(CARGO) build --release --locked -p irl-cli --features tch --target-dir target/tch
+
+# The tests that train, reconstruct and resume, run through `--backend tch --device cpu`.
+test-tch: build-tch
+	$(TCH_ENV) IRL_TEST_BACKEND=tch $(CARGO) test --release --locked -p irl-cli --features tch \
+		--target-dir target/tch --test end_to_end --test resume --test backends
 
 pipeline-tch: build-tch
 	$(TCH_ENV) $(IRL_TCH) --store $(STORE) run $(PIPELINE) --data-dir $(DATA_DIR) \

@@ -219,13 +219,8 @@ fn run_cli() -> Result<()> {
                 let pipeline = saved_pipeline(&store, run)?;
                 seed_sets += usize::from(pipeline.seeds.is_some());
                 for chain in irl_pipeline::seeds::chains(&pipeline) {
-                    execute(
-                        &store,
-                        &chain,
-                        data_dir.clone(),
-                        Backend::Flex,
-                        Mode::Refresh,
-                    )?;
+                    let backend = recorded_backend(&store, &chain.name)?;
+                    execute(&store, &chain, data_dir.clone(), backend, Mode::Refresh)?;
                     let index = store.run_dir(&chain.name).join("report").join("index.html");
                     out!("{}", index.display())?;
                 }
@@ -411,6 +406,24 @@ fn execute(
     let summary = irl_pipeline::run(pipeline, &options)
         .with_context(|| format!("run {:?} failed", pipeline.name))?;
     Ok(summary)
+}
+
+/// Returns the backend that computed `run`, from the key of its reference classifier, so that
+/// refreshing a run made on LibTorch finds its stages. A run without that stage yet gets flex.
+fn recorded_backend(store: &Store, run: &str) -> Result<Backend> {
+    let state = store.run_state(run)?;
+    let Some(slot) = state.slots.get("iter-00/reference") else {
+        return Ok(Backend::Flex);
+    };
+    let recorded = store
+        .record(&slot.key)?
+        .and_then(|record| record.key_inputs.backend);
+    match recorded {
+        None => Ok(Backend::Flex),
+        Some(key) => Backend::from_key(&key).with_context(|| {
+            format!("run {run:?} was computed on backend {key:?}, which this irl does not know")
+        }),
+    }
 }
 
 fn saved_pipeline(store: &Store, run: &str) -> Result<Pipeline> {

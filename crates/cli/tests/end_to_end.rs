@@ -82,6 +82,7 @@ fn three_rounds_fall_and_rerun_reuses() {
     let mut explain = irl(&store);
     explain
         .arg("explain")
+        .args(common::backend_args())
         .arg(common::pipeline_file())
         .arg("--data-dir")
         .arg(common::mnist_dir());
@@ -105,6 +106,7 @@ fn three_rounds_fall_and_rerun_reuses() {
     explain
         .env_remove("IRL_DATA_DIR")
         .arg("explain")
+        .args(common::backend_args())
         .arg(common::pipeline_file());
     for text in small(3, 1, 1000) {
         explain.arg("--set").arg(text);
@@ -128,7 +130,10 @@ fn three_rounds_fall_and_rerun_reuses() {
 
     // A run name is enough for explain and report: the saved pipeline records the data folder.
     let mut explain = irl(&store);
-    explain.arg("explain").arg("mnist-ae");
+    explain
+        .arg("explain")
+        .args(common::backend_args())
+        .arg("mnist-ae");
     let stdout = String::from_utf8(check(explain).stdout).unwrap();
     assert!(stdout.contains("every stage is cached"), "{stdout}");
     let mut report = irl(&store);

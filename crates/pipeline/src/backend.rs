@@ -85,6 +85,16 @@ impl Backend {
         }
     }
 
+    /// Parses a key written by [`Backend::key`]; a CUDA key maps to GPU 0.
+    pub fn from_key(key: &str) -> Option<Self> {
+        match key {
+            "flex/cpu" => Some(Backend::Flex),
+            "tch/cpu" => Some(Backend::Tch(TchDevice::Cpu)),
+            "tch/cuda" => Some(Backend::Tch(TchDevice::Cuda(0))),
+            _ => None,
+        }
+    }
+
     /// Returns the burn device to compute on.
     pub fn device(&self) -> Device {
         match self {
@@ -139,9 +149,11 @@ fn tch_device(device: TchDevice) -> Device {
     }
 }
 
+// A build without the feature meets a tch backend only when refreshing the report of a run made
+// on tch, and refreshing computes nothing on a device.
 #[cfg(not(feature = "tch"))]
 fn tch_device(_device: TchDevice) -> Device {
-    unreachable!("Backend::parse rejects tch in builds without the tch feature")
+    unreachable!("a build without the tch feature computes nothing on a tch backend")
 }
 
 #[cfg(test)]
@@ -167,6 +179,10 @@ mod tests {
     fn keys_name_the_device_kind() {
         assert_eq!(Backend::Flex.key(), "flex/cpu");
         assert_eq!(Backend::Tch(TchDevice::Cuda(3)).key(), "tch/cuda");
+        for backend in [Backend::Flex, Backend::Tch(TchDevice::Cpu)] {
+            assert_eq!(Backend::from_key(&backend.key()), Some(backend));
+        }
+        assert_eq!(Backend::from_key("wgpu/cpu"), None);
     }
 
     #[test]

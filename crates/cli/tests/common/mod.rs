@@ -46,6 +46,17 @@ pub fn run_command(store: &Path, overrides: &[String]) -> Command {
     run_pipeline(store, &pipeline_file(), overrides)
 }
 
+/// `--backend B --device cpu` where `IRL_TEST_BACKEND` names a backend B, such as `tch` for
+/// `make test-tch`; none otherwise, which runs on the default backend.
+pub fn backend_args() -> Vec<String> {
+    match std::env::var("IRL_TEST_BACKEND") {
+        Ok(backend) if !backend.is_empty() => {
+            vec!["--backend".into(), backend, "--device".into(), "cpu".into()]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// `irl run` of the pipeline file at `path` with `overrides`.
 pub fn run_pipeline(store: &Path, path: &Path, overrides: &[String]) -> Command {
     let mut command = irl(store);
@@ -53,7 +64,8 @@ pub fn run_pipeline(store: &Path, path: &Path, overrides: &[String]) -> Command 
         .arg("run")
         .arg(path)
         .arg("--data-dir")
-        .arg(mnist_dir());
+        .arg(mnist_dir())
+        .args(backend_args());
     for text in overrides {
         command.arg("--set").arg(text);
     }
