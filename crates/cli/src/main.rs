@@ -219,6 +219,11 @@ fn run_cli() -> Result<()> {
                 let pipeline = saved_pipeline(&store, run)?;
                 seed_sets += usize::from(pipeline.seeds.is_some());
                 for chain in irl_pipeline::seeds::chains(&pipeline) {
+                    // Each chain saved its own pipeline, with the data folder it ran on.
+                    let chain = match pipeline.seeds {
+                        Some(_) => saved_pipeline(&store, &chain.name)?,
+                        None => chain,
+                    };
                     let backend = recorded_backend(&store, &chain.name)?;
                     execute(&store, &chain, data_dir.clone(), backend, Mode::Refresh)?;
                     let index = store.run_dir(&chain.name).join("report").join("index.html");

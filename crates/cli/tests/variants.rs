@@ -270,9 +270,13 @@ fn seeds_are_summarised_with_intervals() {
         &pipeline_named("mnist-ae.yaml"),
         &variant("baseline", 2, &["iterate.regime=original"]),
     ));
+    let saved = store.join("runs/study-seed-3/pipeline.yaml");
+    let pipeline_before = std::fs::read_to_string(&saved).unwrap();
     let mut report = irl(&store);
     report.arg("report").arg("study").arg("baseline");
     let stdout = String::from_utf8(check(report).stdout).unwrap();
+    // Refreshing a chain keeps the pipeline it ran with, data folder included.
+    assert_eq!(std::fs::read_to_string(&saved).unwrap(), pipeline_before);
     let comparison = store.join("comparisons/study-vs-baseline");
     assert!(
         stdout.contains("comparisons/study-vs-baseline/index.html"),

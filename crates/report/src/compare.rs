@@ -198,7 +198,7 @@ pub fn render_comparison(runs: &[ComparedRun]) -> Result<Vec<ReportFile>, Report
     });
     files.push(ReportFile {
         name: SUMMARY_FILE.to_owned(),
-        bytes: render_summary(runs).into_bytes(),
+        bytes: render_summary(runs, &plots).into_bytes(),
     });
     Ok(files)
 }
@@ -211,11 +211,15 @@ fn render_page(runs: &[ComparedRun], plots: &[MeasurePlot]) -> String {
     let _ = writeln!(page, "<title>{title} \u{2013} irl comparison</title>");
     let _ = writeln!(page, "<style>\n{STYLE}</style>\n</head>\n<body>");
     let _ = writeln!(page, "<h1>{title}</h1>");
-    if runs.iter().any(|run| run.chains > 1 || run.control) {
+    if runs.iter().any(|run| run.chains > 1) {
         page.push_str(
             "<p>A run with several seeds is drawn as the mean over its seeds with a shaded 95% \
-             confidence interval (Student's t); a control chain is drawn dashed.</p>\n",
+             confidence interval (Student's t). Where an interval reaches zero or below on a \
+             log axis, its band ends at the bottom of the plot.</p>\n",
         );
+    }
+    if runs.iter().any(|run| run.control) {
+        page.push_str("<p>Control chains are drawn dashed, as reference lines.</p>\n");
     }
     page.push_str("<h2>Reconstruction loss</h2>\n");
     let _ = writeln!(
@@ -278,7 +282,7 @@ fn render_page(runs: &[ComparedRun], plots: &[MeasurePlot]) -> String {
 /// Headers of the table before [`COLUMNS`]; the first is the run name.
 const HEADERS: [&str; 4] = ["run", "seeds", "rounds", "converged at"];
 
-fn render_summary(runs: &[ComparedRun]) -> String {
+fn render_summary(runs: &[ComparedRun], plots: &[MeasurePlot]) -> String {
     let names: Vec<&str> = runs.iter().map(|run| run.name.as_str()).collect();
     let mut summary = String::new();
     let _ = writeln!(summary, "# Comparison of {}\n", names.join(", "));
@@ -287,6 +291,13 @@ fn render_summary(runs: &[ComparedRun]) -> String {
         "Loss curves: [{LOSS_PLOT_FILE}]({LOSS_PLOT_FILE}). A run with several seeds shows the \
          mean of its last round with the 95% interval in brackets.\n"
     );
+    if !plots.is_empty() {
+        summary.push_str("Measurements on the test split:");
+        for plot in plots {
+            let _ = write!(summary, " [{}]({})", plot.measure, plot.file);
+        }
+        summary.push_str("\n\n");
+    }
     summary.push('|');
     for header in HEADERS {
         let _ = write!(summary, " {header} |");

@@ -47,7 +47,7 @@ figure { margin: 0 0 1.5em; }
 figcaption { max-width: 760px; color: #444; }
 .figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); \
 gap: 0 2em; max-width: 1600px; }
-.figures img { width: 100%; height: auto; }
+.figures img { max-width: 100%; height: auto; }
 img.pixels { image-rendering: pixelated; }
 ";
 

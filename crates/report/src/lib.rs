@@ -31,7 +31,7 @@ pub const RECALL_MAP_FILE: &str = "class-recall.svg";
 pub const CONFUSION_FILE: &str = "confusion.svg";
 
 /// Version of the report stage's meaning; part of its cache key.
-pub const STAGE_VERSION: u32 = 4;
+pub const STAGE_VERSION: u32 = 5;
 
 pub use compare::{ComparedRun, CurvePoint, render_comparison};
 /// One row of a run's metrics table: one round, one split.

@@ -239,12 +239,23 @@ fn finish<'a, 'b: 'a, Y>(
 where
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
+    // Plotters' linear ticks can miss zero by a rounding error (-1.388e-17 was seen on a ratio
+    // axis), so a tick that close to zero, relative to the axis span, is labelled 0.
+    let y_range = chart.as_coord_spec().y_spec().range();
+    let near_zero = (y_range.end - y_range.start).abs() * 1e-9;
+    let label = move |value: &f64| {
+        if value.abs() < near_zero {
+            "0".to_owned()
+        } else {
+            format_tick(*value)
+        }
+    };
     chart
         .configure_mesh()
         .x_desc("round")
         .y_desc(y_desc)
         .x_label_formatter(&|round| round.to_string())
-        .y_label_formatter(&|value| format_tick(*value))
+        .y_label_formatter(&label)
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
         .draw()?;
@@ -313,21 +324,7 @@ where
         }
     }
 
-    // The legend goes to the corner the lines leave free at the right: the bottom when they
-    // end in the upper half of the plot.
-    let ends: Vec<f64> = series
-        .iter()
-        .filter_map(|line| line.points.last().map(|&(_, value)| value))
-        .collect();
-    let ends_high = !ends.is_empty()
-        && ends
-            .iter()
-            .all(|&value| chart.as_coord_spec().y_spec().map(&value, (0, 100)) > 50);
-    let position = if ends_high {
-        SeriesLabelPosition::LowerRight
-    } else {
-        SeriesLabelPosition::UpperRight
-    };
+    let position = legend_corner(&chart, series);
     chart
         .configure_series_labels()
         .position(position)
@@ -336,6 +333,78 @@ where
         .label_font((FONT, 14))
         .draw()?;
     Ok(())
+}
+
+/// Picks the corner for the legend that covers the fewest points of the lines, sampled along
+/// each segment: upper right, then lower right, upper left and lower left on a tie.
+fn legend_corner<Y>(
+    chart: &ChartContext<'_, SVGBackend<'_>, Cartesian2d<RangedCoordu32, Y>>,
+    series: &[Series],
+) -> SeriesLabelPosition
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    // The legend's size in pixels, estimated from 14 px text: a row per line, and the longest
+    // label plus the sample line.
+    let longest = series.iter().map(|line| line.label.chars().count()).max();
+    let width = 60 + 8 * i32::try_from(longest.unwrap_or(0)).unwrap_or(i32::MAX / 16);
+    let height = 16 + 20 * i32::try_from(series.len()).unwrap_or(i32::MAX / 32);
+
+    let (x_pixels, y_pixels) = chart.plotting_area().get_pixel_range();
+    let spec = chart.as_coord_spec();
+    let mut pixels = Vec::new();
+    for line in series {
+        for pair in line.points.windows(2) {
+            let (from, to) = (spec.translate(&pair[0]), spec.translate(&pair[1]));
+            for step in 0..=8 {
+                pixels.push((
+                    from.0 + (to.0 - from.0) * step / 8,
+                    from.1 + (to.1 - from.1) * step / 8,
+                ));
+            }
+        }
+        if let [point] = line.points.as_slice() {
+            pixels.push(spec.translate(point));
+        }
+    }
+
+    let (left, right) = (x_pixels.start, x_pixels.end);
+    let (top, bottom) = (y_pixels.start, y_pixels.end);
+    let covered = |x: std::ops::Range<i32>, y: std::ops::Range<i32>| {
+        pixels
+            .iter()
+            .filter(|(px, py)| x.contains(px) && y.contains(py))
+            .count()
+    };
+    let corners = [
+        (
+            SeriesLabelPosition::UpperRight,
+            right - width..right,
+            top..top + height,
+        ),
+        (
+            SeriesLabelPosition::LowerRight,
+            right - width..right,
+            bottom - height..bottom,
+        ),
+        (
+            SeriesLabelPosition::UpperLeft,
+            left..left + width,
+            top..top + height,
+        ),
+        (
+            SeriesLabelPosition::LowerLeft,
+            left..left + width,
+            bottom - height..bottom,
+        ),
+    ];
+    corners
+        .into_iter()
+        .enumerate()
+        .min_by_key(|(order, (_, x, y))| (covered(x.clone(), y.clone()), *order))
+        .map_or(SeriesLabelPosition::UpperRight, |(_, (position, _, _))| {
+            position
+        })
 }
 
 /// Picks the y-axis ticks between `min` and `max` (both positive).
