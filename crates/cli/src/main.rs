@@ -82,10 +82,11 @@ enum Command {
         /// stand in for the files.
         #[arg(long)]
         data_dir: Option<PathBuf>,
-        /// Compute backend whose keys to explain.
-        #[arg(long, default_value = "flex")]
-        backend: String,
-        /// Device of the backend.
+        /// Compute backend whose keys to explain: flex or tch. By default the backend a run
+        /// name was computed on, and flex for a pipeline file.
+        #[arg(long)]
+        backend: Option<String>,
+        /// Device of the backend: cpu, or cuda:N for tch.
         #[arg(long, default_value = "cpu")]
         device: String,
     },
@@ -245,7 +246,8 @@ fn run_cli() -> Result<()> {
             backend,
             device,
         } => {
-            let pipeline = if Path::new(&target).is_file() {
+            let is_file = Path::new(&target).is_file();
+            let pipeline = if is_file {
                 irl_pipeline::load(Path::new(&target), &overrides)?
             } else {
                 if !overrides.is_empty() {
@@ -253,19 +255,21 @@ fn run_cli() -> Result<()> {
                 }
                 saved_pipeline(&store, &target)?
             };
-            let backend = Backend::parse(&backend, &device)?;
+            let chosen = backend
+                .as_deref()
+                .map(|backend| Backend::parse(backend, &device))
+                .transpose()?;
             let chains = irl_pipeline::seeds::chains(&pipeline);
             for chain in &chains {
                 if chains.len() > 1 {
                     out!("run {}:", chain.name)?;
                 }
-                let summary = execute(
-                    &store,
-                    chain,
-                    data_dir.clone(),
-                    backend.clone(),
-                    Mode::Explain,
-                )?;
+                let backend = match &chosen {
+                    Some(backend) => backend.clone(),
+                    None if is_file => Backend::Flex,
+                    None => recorded_backend(&store, &chain.name)?,
+                };
+                let summary = execute(&store, chain, data_dir.clone(), backend, Mode::Explain)?;
                 print_explain(&summary)?;
             }
             Ok(())

@@ -47,6 +47,7 @@ fn flex_rejects_gpu_devices() {
         &output,
         "runs only on --device cpu, found \"cuda:0\"",
     );
+    assert_rejected(&store, &output, "a GPU needs --backend tch");
 }
 
 #[test]

@@ -25,7 +25,10 @@ pub enum TchDevice {
 pub enum BackendError {
     #[error("unknown backend {0:?}; the backends are flex and tch")]
     UnknownBackend(String),
-    #[error("backend {backend} runs only on --device cpu, found {device:?}")]
+    #[error(
+        "backend {backend} runs only on --device cpu, found {device:?}; a GPU needs --backend \
+         tch and a build with it (`make build-tch`)"
+    )]
     UnsupportedDevice { backend: String, device: String },
     #[error("invalid --device {0:?} for backend tch; use cpu or cuda:N, such as cuda:0")]
     InvalidTchDevice(String),
