@@ -17,7 +17,8 @@ TCH_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LIBTORCH_USE_PYTORCH=1 LD_LIBRARY_
 IRL_TCH := target/tch/release/irl
 DEVICE ?= cpu
 
-.PHONY: help build pipeline variants test chromium lint clean torch build-tch pipeline-tch test-tch
+.PHONY: help build pipeline variants test chromium lint clean torch build-tch pipeline-tch test-tch \
+	bench
 
 help:
 	@echo "make pipeline   run $(PIPELINE) (30 rounds on MNIST), reusing finished stages"
@@ -28,6 +29,8 @@ help:
 	@echo "make build-tch  build the LibTorch backend (installs torch==$(TORCH_VERSION) in $(VENV))"
 	@echo "make pipeline-tch DEVICE=cuda:0   run $(PIPELINE) on LibTorch (DEVICE=cpu by default)"
 	@echo "make test-tch   the training, reconstruction, resume and backend tests on LibTorch (CPU)"
+	@echo "make bench      measure throughput against PyTorch, time and memory per round, and a"
+	@echo "                cached rerun; writes BENCHMARKS.md (about half an hour on 2 cores)"
 	@echo "make clean      delete the build folder and the store ($(STORE))"
 
 build:
@@ -58,6 +61,37 @@ test-tch: build-tch
 pipeline-tch: build-tch
 	$(TCH_ENV) $(IRL_TCH) --store $(STORE) run $(PIPELINE) --data-dir $(DATA_DIR) \
 		--backend tch --device $(DEVICE)
+
+# Benchmarks: each measurement writes JSON into $(BENCH_DIR), and irl-bench write turns the
+# folder into BENCHMARKS.md. BENCH_WINDOWS and BENCH_SECONDS set the timed windows per setting.
+BENCH_DIR := target/bench
+BENCH_WINDOWS ?= 5
+BENCH_SECONDS ?= 2
+BENCH_TIMING = --windows $(BENCH_WINDOWS) --window-seconds $(BENCH_SECONDS)
+BENCH_SUBSET := --set data.train_limit=2000 --set data.test_limit=500
+BENCH_PYTORCH = $(VENV)/bin/python benchmarks/pytorch_reference.py $(BENCH_TIMING)
+BENCH_FLEX = target/release/irl-bench throughput --backend flex $(BENCH_TIMING)
+BENCH_TCH = target/tch/release/irl-bench throughput --backend tch $(BENCH_TIMING)
+BENCH_FULL = target/release/irl-bench rounds $(PIPELINE) --set iterate.max_iterations=2 \
+	--store $(BENCH_DIR)/store-full --data-dir $(DATA_DIR)
+BENCH_ROUNDS = target/release/irl-bench rounds $(PIPELINE) $(BENCH_SUBSET) \
+	--store $(BENCH_DIR)/store --data-dir $(DATA_DIR)
+BENCH_RERUN = target/release/irl-bench cached-rerun $(PIPELINE) $(BENCH_SUBSET) \
+	--store $(BENCH_DIR)/store --data-dir $(DATA_DIR)
+
+bench: torch
+	$(CARGO) build --release --locked -p irl-cli -p irl-bench
+	$(TCH_ENV) $(CARGO) build --release --locked -p irl-bench --features tch --target-dir target/tch
+	rm -rf $(BENCH_DIR) && mkdir -p $(BENCH_DIR)
+	printf '%s\n' "$(BENCH_PYTORCH)" "$(BENCH_FLEX)" "LD_LIBRARY_PATH=<torch/lib> $(BENCH_TCH)" \
+		"$(BENCH_FULL)" "$(BENCH_ROUNDS)" "$(BENCH_RERUN)" > $(BENCH_DIR)/commands.txt
+	$(BENCH_PYTORCH) > $(BENCH_DIR)/pytorch.jsonl
+	$(BENCH_FLEX) > $(BENCH_DIR)/flex.jsonl
+	$(TCH_ENV) $(BENCH_TCH) > $(BENCH_DIR)/tch.jsonl
+	$(BENCH_FULL) > $(BENCH_DIR)/rounds-full.json
+	$(BENCH_ROUNDS) > $(BENCH_DIR)/rounds-subset.json
+	$(BENCH_RERUN) > $(BENCH_DIR)/cached-rerun.json
+	target/release/irl-bench write $(BENCH_DIR) --out BENCHMARKS.md
 
 # The replace loop runs first: it trains round 1 of every seed, which the other variants share.
 VARIANTS := accumulate mix warm control-original control-frozen

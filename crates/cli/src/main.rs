@@ -15,6 +15,11 @@ macro_rules! out {
     };
 }
 
+// burn-flex allocates a fresh buffer for nearly every tensor operation. mimalloc keeps freed
+// pages for reuse, where the system allocator returned them and faulted them in again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod inspect;
 mod progress;
 mod status;

@@ -13,6 +13,7 @@ pub mod adam;
 pub mod checkpoint;
 pub mod classifier;
 mod objective;
+pub mod throughput;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -316,35 +317,21 @@ fn train_with<O: Objective>(
         let mut sums = vec![0.0; names.len()];
         let mut last_finite: Option<LastFinite> = None;
         for (batch, indices) in order.chunks(config.batch_size).enumerate() {
-            let non_finite = |quantity: String, value: f64, last_finite: &Option<LastFinite>| {
-                TrainError::NonFinite {
-                    round,
-                    epoch,
-                    batch: batch + 1,
-                    quantity,
-                    value,
-                    last_finite: last_finite.clone(),
+            let images = batch_tensor(split, indices, &train_device); // [B, C, H, W]
+            let values;
+            (model, values) = match step(objective, model, &mut adam, images) {
+                Ok(stepped) => stepped,
+                Err((quantity, value)) => {
+                    return Err(TrainError::NonFinite {
+                        round,
+                        epoch,
+                        batch: batch + 1,
+                        quantity,
+                        value,
+                        last_finite,
+                    });
                 }
             };
-            let images = batch_tensor(split, indices, &train_device); // [B, C, H, W]
-            let losses = objective.batch_loss(&model, images);
-            let values = values_of(&losses);
-            // The terms come after the total, and a term names the cause better than the total.
-            if let Some(index) = (0..values.len())
-                .rev()
-                .find(|&index| !values[index].is_finite())
-            {
-                return Err(non_finite(names[index].into(), values[index], &last_finite));
-            }
-
-            let grads = GradientsParams::from_grads(losses[0].backward(), &model);
-            if let Some((parameter, value)) = first_non_finite_gradient(&model, &grads) {
-                return Err(non_finite(
-                    format!("gradient of {parameter}"),
-                    value,
-                    &last_finite,
-                ));
-            }
             for (sum, value) in sums.iter_mut().zip(&values) {
                 *sum += value;
             }
@@ -353,7 +340,6 @@ fn train_with<O: Objective>(
                 batch: batch + 1,
                 values: names.iter().copied().zip(values).collect(),
             });
-            model = adam.step(model, grads);
         }
         let train_seconds = started.elapsed().as_secs_f64();
         let means: Vec<f64> = sums.iter().map(|sum| sum / batches as f64).collect();
@@ -399,6 +385,32 @@ fn train_with<O: Objective>(
         log,
         resumed_from_epoch,
     })
+}
+
+/// Applies one Adam update to `model` on a batch of images [B, C, H, W]. Returns the updated model and
+/// the loss with its terms, or the name and value of the first quantity that is not finite, in
+/// which case no weight has changed.
+fn step<O: Objective>(
+    objective: &O,
+    model: O::Model,
+    adam: &mut Adam,
+    images: Tensor<4>,
+) -> Result<(O::Model, Vec<f64>), (String, f64)> {
+    let names = objective.value_names();
+    let losses = objective.batch_loss(&model, images);
+    let values = values_of(&losses);
+    // The terms come after the total, and a term names the cause better than the total.
+    if let Some(index) = (0..values.len())
+        .rev()
+        .find(|&index| !values[index].is_finite())
+    {
+        return Err((names[index].into(), values[index]));
+    }
+    let grads = GradientsParams::from_grads(losses[0].backward(), &model);
+    if let Some((parameter, value)) = first_non_finite_gradient(&model, &grads) {
+        return Err((format!("gradient of {parameter}"), value));
+    }
+    Ok((adam.step(model, grads), values))
 }
 
 /// Header metadata of a round's model weights.
