@@ -30,7 +30,7 @@ help:
 	@echo "make pipeline-tch DEVICE=cuda:0   run $(PIPELINE) on LibTorch (DEVICE=cpu by default)"
 	@echo "make test-tch   the training, reconstruction, resume and backend tests on LibTorch (CPU)"
 	@echo "make bench      measure throughput against PyTorch, time and memory per round, and a"
-	@echo "                cached rerun; writes BENCHMARKS.md (about half an hour on 2 cores)"
+	@echo "                cached rerun; writes BENCHMARKS.md (about 25 minutes on 2 cores)"
 	@echo "make clean      delete the build folder and the store ($(STORE))"
 
 build:
@@ -84,7 +84,8 @@ bench: torch
 	$(TCH_ENV) $(CARGO) build --release --locked -p irl-bench --features tch --target-dir target/tch
 	rm -rf $(BENCH_DIR) && mkdir -p $(BENCH_DIR)
 	printf '%s\n' "$(BENCH_PYTORCH)" "$(BENCH_FLEX)" "LD_LIBRARY_PATH=<torch/lib> $(BENCH_TCH)" \
-		"$(BENCH_FULL)" "$(BENCH_ROUNDS)" "$(BENCH_RERUN)" > $(BENCH_DIR)/commands.txt
+		$(subst $(DATA_DIR),<DATA_DIR>,"$(BENCH_FULL)" "$(BENCH_ROUNDS)" "$(BENCH_RERUN)") \
+		> $(BENCH_DIR)/commands.txt
 	$(BENCH_PYTORCH) > $(BENCH_DIR)/pytorch.jsonl
 	$(BENCH_FLEX) > $(BENCH_DIR)/flex.jsonl
 	$(TCH_ENV) $(BENCH_TCH) > $(BENCH_DIR)/tch.jsonl

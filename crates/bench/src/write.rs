@@ -54,9 +54,8 @@ pub fn markdown(dir: &Path) -> Result<String> {
         writeln!(
             out,
             "`irl run` of the {}-round pipeline `{}` ({}) on a store that holds every stage: \
-             median {:.2} s over {} runs (fastest {:.2} s, slowest {:.2} s). This is the whole \
-             process: start-up, reading the pipeline and the data files' digests, looking up \
-             each stage's record, and rewriting the run's tables.\n",
+             median {:.2} s over {} runs (fastest {:.2} s, slowest {:.2} s), timed from the start \
+             of the `irl` process to its exit.\n",
             cached.rounds,
             cached.pipeline,
             overrides_text(&cached.overrides),
