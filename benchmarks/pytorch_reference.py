@@ -114,6 +114,7 @@ def main():
                         "threads": torch.get_num_threads(),
                         "width": width,
                         "batch_size": batch_size,
+                        "window_seconds": args.window_seconds,
                         "windows": windows,
                     }
                 ),

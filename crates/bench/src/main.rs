@@ -21,7 +21,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use irl_models::{ConvAutoencoderConfig, ModelSpec};
-use irl_pipeline::Backend;
+use irl_pipeline::backend::BackendError;
+use irl_pipeline::{Backend, Mode, RunOptions, StageStatus};
 use irl_train::AdamConfig;
 use irl_train::throughput::{ThroughputRequest, measure_throughput};
 
@@ -66,19 +67,22 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "1,0.25,0.125")]
         widths: Vec<f64>,
         /// Batch sizes, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "64,256")]
-        batch_sizes: Vec<usize>,
+        #[arg(long, value_delimiter = ',', default_value = "64,256",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        batch_sizes: Vec<u64>,
+        /// Size of the autoencoder's latent vector.
         #[arg(long, default_value_t = 16)]
         latent_dim: usize,
         /// Updates before timing starts.
         #[arg(long, default_value_t = 3)]
         warmup_steps: usize,
         /// Timed windows per setting; the table takes their median.
-        #[arg(long, default_value_t = 5)]
-        windows: usize,
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+        windows: u64,
         /// Minimum duration of a window in seconds; a window runs whole updates.
         #[arg(long, default_value_t = 2.0)]
         window_seconds: f64,
+        /// Seed of the model's initialisation and of the uniform images.
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
@@ -93,8 +97,8 @@ enum Command {
         #[arg(long, default_value = "target/release/irl")]
         irl: PathBuf,
         /// Number of timed runs; the table takes their median.
-        #[arg(long, default_value_t = 5)]
-        runs: usize,
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+        runs: u64,
     },
     /// Writes the Markdown report from the JSON files that the other subcommands and the
     /// PyTorch reference wrote into a folder.
@@ -131,13 +135,24 @@ fn run() -> Result<()> {
             window_seconds,
             seed,
         } => {
-            let parsed = Backend::parse(&backend, &device)?;
+            let parsed = Backend::parse(&backend, &device).map_err(|error| match error {
+                BackendError::TchNotBuilt => anyhow::anyhow!(
+                    "this irl-bench was built without LibTorch, so --backend tch is \
+                     unavailable; `make bench` builds target/tch/release/irl-bench with the \
+                     `tch` feature, or use --backend flex"
+                ),
+                other => other.into(),
+            })?;
             let device = parsed.device();
+            let windows = windows as usize;
             for &width in &widths {
-                let model = ModelSpec::ConvAe {
-                    architecture: ConvAutoencoderConfig { width, latent_dim },
-                };
+                let architecture = ConvAutoencoderConfig { width, latent_dim };
+                architecture.validate([1, 28, 28]).map_err(|error| {
+                    anyhow::anyhow!("invalid --widths or --latent-dim: {error}")
+                })?;
+                let model = ModelSpec::ConvAe { architecture };
                 for &batch_size in &batch_sizes {
+                    let batch_size = batch_size as usize;
                     let measured = measure_throughput(ThroughputRequest {
                         model: &model,
                         image_shape: [1, 28, 28],
@@ -161,6 +176,7 @@ fn run() -> Result<()> {
                         threads: available_threads(),
                         width,
                         batch_size,
+                        window_seconds: Some(window_seconds),
                         windows: measured
                             .iter()
                             .map(|window| WindowResult {
@@ -198,8 +214,9 @@ fn run() -> Result<()> {
             runs,
         } => {
             let pipeline = irl_pipeline::load(&args.pipeline, &args.overrides)?;
-            let mut seconds = Vec::with_capacity(runs);
-            for _ in 0..runs.max(1) {
+            check_cached(&pipeline, &args)?;
+            let mut seconds = Vec::with_capacity(runs as usize);
+            for _ in 0..runs {
                 let mut command = Process::new(&irl);
                 command
                     .arg("--store")
@@ -213,9 +230,13 @@ fn run() -> Result<()> {
                     command.arg("--data-dir").arg(dir);
                 }
                 let started = Instant::now();
-                let output = command
-                    .output()
-                    .with_context(|| format!("failed to start {}", irl.display()))?;
+                let output = command.output().with_context(|| {
+                    format!(
+                        "failed to start {}; build it with `make build`, or name the irl \
+                             binary with --irl",
+                        irl.display()
+                    )
+                })?;
                 seconds.push(started.elapsed().as_secs_f64());
                 let log = String::from_utf8_lossy(&output.stderr);
                 if !output.status.success() {
@@ -245,6 +266,37 @@ fn run() -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Stops before any timing unless every stage of `pipeline` is cached in the store, because a
+/// rerun that computes stages would take the whole run's time and measure nothing useful.
+fn check_cached(pipeline: &irl_pipeline::Pipeline, args: &PipelineArgs) -> Result<()> {
+    let store = irl_store::Store::open(&args.store)
+        .with_context(|| format!("failed to open the store {}", args.store.display()))?;
+    let summary = irl_pipeline::run(
+        pipeline,
+        &RunOptions {
+            store: &store,
+            data_dir: args.data_dir.clone(),
+            backend: Backend::Flex,
+            mode: Mode::Explain,
+            progress: &irl_train::NoProgress,
+        },
+    )?;
+    let pending = summary
+        .stages
+        .iter()
+        .find(|stage| !matches!(stage.status, StageStatus::Cached));
+    if let Some(stage) = pending {
+        bail!(
+            "the store {} does not hold every stage of {} (stage {} would run); run \
+             `irl-bench rounds` with the same pipeline and --set values into that store first",
+            args.store.display(),
+            pipeline.name,
+            stage.slot
+        );
+    }
+    Ok(())
 }
 
 fn device_name(backend: &Backend) -> String {

@@ -21,6 +21,9 @@ pub struct Throughput {
     pub threads: usize,
     pub width: f64,
     pub batch_size: usize,
+    /// Minimum length of a window in seconds, as requested.
+    #[serde(default)]
+    pub window_seconds: Option<f64>,
     pub windows: Vec<WindowResult>,
     /// PyTorch's version, written by the reference script.
     #[serde(default)]

@@ -6,18 +6,31 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::de::DeserializeOwned;
 
-use crate::results::{CachedRerun, Rounds, Throughput, median};
+use crate::results::{CachedRerun, RoundResult, Rounds, Throughput, median};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// Renders the report from `dir`: pytorch.jsonl, flex.jsonl, tch.jsonl (optional),
 /// rounds-*.json, cached-rerun.json and commands.txt (each optional but the first two).
 pub fn markdown(dir: &Path) -> Result<String> {
-    let pytorch: Vec<Throughput> = json_lines(&dir.join("pytorch.jsonl"))?;
-    let flex: Vec<Throughput> = json_lines(&dir.join("flex.jsonl"))?;
+    let pytorch: Vec<Throughput> = json_lines(
+        &dir.join("pytorch.jsonl"),
+        "run benchmarks/pytorch_reference.py into it (make bench does)",
+    )?;
+    if pytorch.is_empty() {
+        bail!(
+            "{} has no measurements; run benchmarks/pytorch_reference.py into it (make bench \
+             does)",
+            dir.join("pytorch.jsonl").display()
+        );
+    }
+    let flex: Vec<Throughput> = json_lines(
+        &dir.join("flex.jsonl"),
+        "run `irl-bench throughput --backend flex` into it (make bench does)",
+    )?;
     let tch_path = dir.join("tch.jsonl");
     let tch: Vec<Throughput> = if tch_path.exists() {
-        json_lines(&tch_path)?
+        json_lines(&tch_path, "")?
     } else {
         Vec::new()
     };
@@ -111,6 +124,10 @@ fn machine(out: &mut String, pytorch: &[Throughput]) -> Result<()> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
 
     writeln!(out, "## Machine\n")?;
+    writeln!(
+        out,
+        "Read when the report was written, on the machine that took the measurements.\n"
+    )?;
     writeln!(out, "| | |\n|---|---|")?;
     writeln!(out, "| CPU | {cpu}, {threads} hardware threads |")?;
     writeln!(out, "| Memory | {memory} |")?;
@@ -130,27 +147,40 @@ fn throughput(
     flex: &[Throughput],
     tch: &[Throughput],
 ) -> Result<()> {
-    let Some(first) = pytorch.first() else {
-        bail!("pytorch.jsonl has no measurements; run benchmarks/pytorch_reference.py");
-    };
+    let first = &pytorch[0];
+    let window = first
+        .window_seconds
+        .map_or("timed windows".to_string(), |seconds| {
+            format!("windows of at least {seconds} s")
+        });
     writeln!(out, "## Training throughput\n")?;
     writeln!(
         out,
         "Images per second through one training update (forward pass, loss, backward pass, Adam \
          step) of pythae's MNIST autoencoder with latent size 16, on seeded uniform 28x28 \
-         images. Each figure is the median of {} windows of at least a few seconds after \
-         warm-up updates, with the slowest and fastest window in brackets; a ratio is that \
-         backend's median over PyTorch's. burn-flex and burn-tch run the same update as \
-         `irl run`, including its check that the loss and every gradient are finite.\n",
+         images, on the CPU with {} threads. Each figure is the median of {} {window} after \
+         warm-up updates, with the slowest and fastest window in brackets. A window holds \
+         whole updates, so at width 1 it may hold only one. A ratio is that backend's median \
+         over PyTorch's. burn-flex and burn-tch run the same update as `irl run`, including \
+         its check that the loss and every gradient are finite.\n",
+        first.threads,
         first.windows.len()
     )?;
+
     let with_tch = !tch.is_empty();
     write!(
         out,
         "| width | channels | batch | PyTorch | burn-flex | flex / PyTorch |"
     )?;
     if with_tch {
-        write!(out, " burn-tch | tch / PyTorch |")?;
+        // A GPU run of the tch measurement is named in its column; PyTorch's is always the CPU.
+        match tch
+            .iter()
+            .find(|line| !line.device.is_empty() && line.device != "cpu")
+        {
+            Some(line) => write!(out, " burn-tch on {} | tch / PyTorch |", line.device)?,
+            None => write!(out, " burn-tch | tch / PyTorch |")?,
+        }
     }
     writeln!(out)?;
     writeln!(
@@ -158,6 +188,7 @@ fn throughput(
         "|---|---|---|---|---|---|{}",
         if with_tch { "---|---|" } else { "" }
     )?;
+
     for reference in pytorch {
         let find = |lines: &[Throughput]| {
             lines
@@ -241,21 +272,36 @@ fn round_table(out: &mut String, run: &Rounds) -> Result<()> {
 
     if trained.len() >= 2 {
         let seconds: Vec<f64> = trained.iter().map(|round| round.seconds).collect();
-        writeln!(out, "Median time per round: {:.1} s.", median(&seconds))?;
-    }
-    if let (Some(second), Some(last)) = (trained.get(1), trained.last())
-        && trained.len() > 2
-    {
-        let from = second.peak_resident_bytes as f64 / MIB;
-        let to = last.peak_resident_bytes as f64 / MIB;
         writeln!(
             out,
-            "Peak resident memory from round {} to round {}: {from:.0} MiB to {to:.0} MiB \
-             ({:+.0} MiB, {:+.1}%).",
-            second.round,
-            last.round,
-            to - from,
-            100.0 * (to - from) / from
+            "Median time of rounds 1 to {}: {:.1} s.",
+            trained.len(),
+            median(&seconds)
+        )?;
+    }
+    // Round 1 allocates the buffers every later round reuses, so growth is judged from round 2,
+    // and by halves, because single rounds vary by tens of MiB.
+    if trained.len() >= 4 {
+        let later = &trained[1..];
+        let (early, late) = later.split_at(later.len() / 2);
+        let highest = |rounds: &[&RoundResult]| {
+            rounds
+                .iter()
+                .map(|round| round.peak_resident_bytes)
+                .max()
+                .unwrap_or(0) as f64
+                / MIB
+        };
+        writeln!(
+            out,
+            "Highest peak resident memory in rounds {} to {}: {:.0} MiB; in rounds {} to {}: \
+             {:.0} MiB.",
+            early[0].round,
+            early[early.len() - 1].round,
+            highest(early),
+            late[0].round,
+            late[late.len() - 1].round,
+            highest(late)
         )?;
     }
     if let Some(peak) = run.process_peak_resident_bytes {
@@ -290,14 +336,17 @@ fn locked_version(package: &str) -> Option<String> {
     Some(rest[..rest.find('"')?].to_string())
 }
 
-fn json_lines<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let text = fs_err::read_to_string(path)?;
+/// Reads one JSON object per line. `fix` is the advice in the error for a missing file.
+fn json_lines<T: DeserializeOwned>(path: &Path, fix: &str) -> Result<Vec<T>> {
+    let text = fs_err::read_to_string(path)
+        .with_context(|| format!("{} is missing; {fix}", path.display()))?;
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(index, line)| {
-            serde_json::from_str(line)
-                .with_context(|| format!("{} line {}", path.display(), index + 1))
+            serde_json::from_str(line).with_context(|| {
+                format!("invalid JSON on line {} of {}", index + 1, path.display())
+            })
         })
         .collect()
 }
@@ -313,7 +362,7 @@ mod tests {
 
     fn throughput_line(framework: &str, width: f64, batch_size: usize, seconds: f64) -> String {
         format!(
-            r#"{{"framework": "{framework}", "threads": 2, "width": {width}, "batch_size": {batch_size}, "windows": [{{"steps": 10, "seconds": {seconds}}}, {{"steps": 10, "seconds": {seconds}}}, {{"steps": 5, "seconds": {seconds}}}]}}"#
+            r#"{{"framework": "{framework}", "threads": 2, "width": {width}, "batch_size": {batch_size}, "window_seconds": 1.5, "windows": [{{"steps": 10, "seconds": {seconds}}}, {{"steps": 10, "seconds": {seconds}}}, {{"steps": 5, "seconds": {seconds}}}]}}"#
         )
     }
 
@@ -332,7 +381,8 @@ mod tests {
                   {"round": 0, "seconds": 4.0, "peak_resident_bytes": 104857600},
                   {"round": 1, "seconds": 2.0, "peak_resident_bytes": 209715200},
                   {"round": 2, "seconds": 3.0, "peak_resident_bytes": 314572800},
-                  {"round": 3, "seconds": 5.0, "peak_resident_bytes": 325058560}],
+                  {"round": 3, "seconds": 5.0, "peak_resident_bytes": 325058560},
+                  {"round": 4, "seconds": 4.0, "peak_resident_bytes": 304087040}],
                 "process_peak_resident_bytes": 325058560}"#
                 .into(),
         );
@@ -349,12 +399,14 @@ mod tests {
             "{markdown}"
         );
         assert!(markdown.contains("| 3 | 5.0 | 310 |"), "{markdown}");
+        assert!(markdown.contains("with 2 threads"), "{markdown}");
+        assert!(markdown.contains("windows of at least 1.5 s"), "{markdown}");
         assert!(
-            markdown.contains("Median time per round: 3.0 s."),
+            markdown.contains("Median time of rounds 1 to 4: 3.5 s."),
             "{markdown}"
         );
         assert!(
-            markdown.contains("from round 2 to round 3: 300 MiB to 310 MiB (+10 MiB, +3.3%)"),
+            markdown.contains("in rounds 2 to 2: 300 MiB; in rounds 3 to 4: 310 MiB."),
             "{markdown}"
         );
         assert!(markdown.contains("median 0.40 s over 3 runs"), "{markdown}");
@@ -363,13 +415,17 @@ mod tests {
     #[test]
     fn report_needs_pytorch_results() {
         let dir = tempfile::tempdir().unwrap();
-        fs_err::write(dir.path().join("pytorch.jsonl"), "").unwrap();
         fs_err::write(
             dir.path().join("flex.jsonl"),
             throughput_line("burn-flex", 1.0, 64, 1.0),
         )
         .unwrap();
-        let error = markdown(dir.path()).unwrap_err();
-        assert!(error.to_string().contains("pytorch.jsonl"), "{error}");
+        let error = format!("{:#}", markdown(dir.path()).unwrap_err());
+        assert!(error.contains("pytorch.jsonl is missing"), "{error}");
+        assert!(error.contains("pytorch_reference.py"), "{error}");
+
+        fs_err::write(dir.path().join("pytorch.jsonl"), "").unwrap();
+        let error = markdown(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("has no measurements"), "{error}");
     }
 }
