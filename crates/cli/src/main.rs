@@ -110,8 +110,8 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
         /// Also delete the datasets of every round but the last of each run that no other
-        /// process is writing: most of a store's size. A later run of the pipeline recomputes
-        /// any it needs from the round's model.
+        /// process is writing: most of a store's size. Running a finished chain again needs
+        /// none of them. A run that extends or changes it recomputes them from the rounds' models.
         #[arg(long)]
         round_datasets: bool,
     },

@@ -234,7 +234,8 @@ fn seeds_are_summarised_with_intervals() {
     let convergence = batches(&store.join("runs/study/seed-convergence.parquet"));
     assert_eq!(convergence[0].num_rows(), 2);
 
-    // Only the last round's dataset is kept; a rerun recomputes the others and reuses the rest.
+    // Only the last round's dataset is kept, and a rerun of the finished chains reuses every
+    // stage without recomputing the others.
     let seed_three = store.join("runs/study-seed-3");
     assert!(!seed_three.join("iter-01/dataset.safetensors").exists());
     assert!(seed_three.join("iter-02/dataset.safetensors").exists());
@@ -246,18 +247,12 @@ fn seeds_are_summarised_with_intervals() {
     ));
     let log = String::from_utf8_lossy(&rerun.stderr);
     assert!(
-        log.contains("run study-seed-3: 2 rounds done, 1 stage ran, 9 reused"),
+        log.contains("run study-seed-3: 2 rounds done, 0 stages ran, 9 reused"),
         "{log}"
     );
-    let state = Store::open(&store)
-        .unwrap()
-        .run_state("study-seed-3")
-        .unwrap();
-    assert_eq!(
-        state.slots["iter-01/reconstruct"].outcome,
-        irl_store::Outcome::Ran
-    );
+    assert!(!seed_three.join("iter-01/dataset.safetensors").exists());
     assert_eq!(metric(&store, "study-seed-3", "cka_previous"), before);
+
     check({
         let mut status = irl(&store);
         status.arg("status").arg("study-seed-4");
@@ -312,4 +307,31 @@ fn seeds_are_summarised_with_intervals() {
         (test_loss - mean).abs() < 1e-3 * mean,
         "{test_loss} vs {mean}"
     );
+
+    // A longer chain recomputes the deleted datasets it reads and reuses the rounds it had.
+    let mut longer = variant("study", 3, &["seeds=[3, 4]"]);
+    longer.retain(|text| text != "seed=7");
+    let extended = check(run_pipeline(
+        &store,
+        &pipeline_named("mnist-ae.yaml"),
+        &longer,
+    ));
+    let log = String::from_utf8_lossy(&extended.stderr);
+    assert!(log.contains("run study-seed-3: 3 rounds done"), "{log}");
+    let state = Store::open(&store)
+        .unwrap()
+        .run_state("study-seed-3")
+        .unwrap();
+    assert_eq!(
+        state.slots["iter-01/reconstruct"].outcome,
+        irl_store::Outcome::Ran
+    );
+    assert_eq!(
+        state.slots["iter-02/train"].outcome,
+        irl_store::Outcome::Reused
+    );
+    let extended_metrics = metric(&store, "study-seed-3", "cka_previous");
+    for (place, value) in &before {
+        assert_eq!(extended_metrics[place], *value, "{place:?}");
+    }
 }

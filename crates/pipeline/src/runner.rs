@@ -114,6 +114,26 @@ struct Runner<'a> {
     backend_key: String,
     /// Single-stage mode: the target stage has been reached.
     target_done: bool,
+    /// The loop reached its last round.
+    finished: bool,
+    /// Refresh mode passed over a stage it could not reuse.
+    skipped: bool,
+}
+
+impl<'a> Runner<'a> {
+    fn new(pipeline: &'a Pipeline, options: &'a RunOptions<'a>, state: RunState) -> Self {
+        Self {
+            pipeline,
+            options,
+            store: options.store,
+            state,
+            summary: RunSummary::default(),
+            backend_key: options.backend.key(),
+            target_done: false,
+            finished: false,
+            skipped: false,
+        }
+    }
 }
 
 /// Runs (or explains) the pipeline's chain.
@@ -126,15 +146,25 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions<'_>) -> Result<RunSummary, 
     if options.mode != Mode::Explain {
         store.clean_tmp()?;
     }
-    let mut runner = Runner {
-        pipeline,
-        options,
-        store,
-        state: store.run_state(&pipeline.name)?,
-        summary: RunSummary::default(),
-        backend_key: options.backend.key(),
-        target_done: false,
-    };
+    let mut state = store.run_state(&pipeline.name)?;
+    // A finished chain needs none of its round datasets, so a run of one whose datasets
+    // `--drop-round-datasets` deleted is only a refresh. It runs in full when the refresh stops
+    // before the last round or passes over a stage.
+    if options.mode == Mode::Full && store.lacks_round_datasets(&state)? {
+        let refresh = RunOptions {
+            mode: Mode::Refresh,
+            data_dir: options.data_dir.clone(),
+            backend: options.backend.clone(),
+            ..*options
+        };
+        let mut runner = Runner::new(pipeline, &refresh, state.clone());
+        runner.run_chain()?;
+        if runner.finished && !runner.skipped {
+            return Ok(runner.summary);
+        }
+        state = store.run_state(&pipeline.name)?;
+    }
+    let mut runner = Runner::new(pipeline, options, state);
     runner.run_chain()?;
     Ok(runner.summary)
 }
@@ -599,6 +629,7 @@ impl Runner<'_> {
             previous_output = output;
             let stopping = converged_now && pipeline.iterate.convergence.stop;
             let last = stopping || iteration == pipeline.iterate.max_iterations;
+            self.finished = last;
             if last && pipeline.evaluation.cross_round_losses {
                 // Not cached in explain and refresh modes: the report is written without it.
                 self.cross_round_losses(&models, &datasets)?;
@@ -1006,7 +1037,10 @@ impl Runner<'_> {
 
         let reasons = self.reasons(&slot, &key_inputs, record.is_some())?;
         match self.options.mode {
-            Mode::Refresh if kind != StageKind::Report => return Ok(Step::Stop),
+            Mode::Refresh if kind != StageKind::Report => {
+                self.skipped = true;
+                return Ok(Step::Stop);
+            }
             Mode::Explain => {
                 self.push(&slot, Some(key), StageStatus::WouldRun { reasons });
                 return Ok(Step::Stop);

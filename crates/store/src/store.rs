@@ -356,8 +356,9 @@ impl Store {
     /// Deletes the datasets of every round but the last of each run in `runs` (every run when
     /// `None`) that no other process is writing, and the run-view links to them. With
     /// `dry_run`, it only lists them. Round datasets (the `dataset` outputs of reconstruct and
-    /// compose stages) are most of a store's size. The records stay: a later run of the
-    /// pipeline recomputes such a dataset from the round's kept model, with the same digest.
+    /// compose stages) are most of a store's size. The records stay: a run that extends or
+    /// changes the chain recomputes such a dataset from the round's kept model, with the same
+    /// digest.
     /// A dataset that any run uses in its last round, or as another kind of output, stays.
     pub fn drop_round_datasets(
         &self,
@@ -433,6 +434,29 @@ impl Store {
         }
         drop(locks);
         Ok(report)
+    }
+}
+
+impl Store {
+    /// Returns true when a round dataset that a stage of `state` wrote is gone from the store,
+    /// as after `drop_round_datasets`.
+    pub fn lacks_round_datasets(&self, state: &RunState) -> Result<bool, StoreError> {
+        for (slot, slot_state) in &state.slots {
+            if round_dataset_slot(slot).is_none() {
+                continue;
+            }
+            let Some(record) = self.record(&slot_state.key)? else {
+                continue;
+            };
+            if record
+                .outputs
+                .get("dataset")
+                .is_some_and(|object| !self.has_object(object))
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 
