@@ -17,13 +17,13 @@ TCH_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LIBTORCH_USE_PYTORCH=1 LD_LIBRARY_
 IRL_TCH := target/tch/release/irl
 DEVICE ?= cpu
 
-.PHONY: help build pipeline variants test chromium lint clean torch build-tch pipeline-tch test-tch \
+.PHONY: help build pipeline variants $(VARIANTS:%=variant-%) $(VARIANT_CHAINS) test chromium lint clean torch build-tch pipeline-tch test-tch \
 	bench
 
 help:
 	@echo "make pipeline   run $(PIPELINE) (30 rounds on MNIST), reusing finished stages"
-	@echo "make variants   run the loop variants and controls in pipelines/variants (hours;"
-	@echo "                make -j2 variants runs two at a time after the replace loop)"
+	@echo "make variants   run the loop variants and controls in pipelines/variants, one chain"
+	@echo "                per seed (hours; make -j2 variants runs two chains at a time)"
 	@echo "make test       build and run every test (uses the MNIST files in DATA_DIR)"
 	@echo "make lint       cargo fmt --check and clippy with warnings as errors"
 	@echo "make build-tch  build the LibTorch backend (installs torch==$(TORCH_VERSION) in $(VENV))"
@@ -94,19 +94,28 @@ bench: torch
 	$(BENCH_RERUN) > $(BENCH_DIR)/cached-rerun.json
 	target/release/irl-bench write $(BENCH_DIR) --out BENCHMARKS.md
 
-# The replace loop runs first: it trains round 1 of every seed, which the other variants share.
-VARIANTS := accumulate mix warm control-original control-frozen
-VARIANT_RUN = $(IRL) --store $(STORE) run pipelines/variants/$*.yaml --data-dir $(DATA_DIR) \
-	--drop-round-datasets
+# Every chain of pipelines/variants (one variant and one seed, `--set seeds=[N]`) is a target of
+# its own, so `make -j2 variants` runs two chains at a time. They are listed seed by seed within
+# each variant: the chains of one seed share the reference classifier and round 1, and the
+# replace chains, which run first, train those once per seed. Once a variant's chains are done,
+# running its whole file finds every stage finished and writes the seed summary. With more than
+# one job, every process computes on one thread: the small models keep about one core busy.
+VARIANTS := replace accumulate mix warm control-original control-frozen
+variant_seeds = $(shell sed -n 's/^seeds: *\[\(.*\)\]/\1/p' pipelines/variants/$(1).yaml | tr -d ,)
+VARIANT_CHAINS := $(foreach v,$(VARIANTS),$(foreach s,$(call variant_seeds,$(v)),chain-$(v)-seed-$(s)))
+VARIANT_THREADS = $(if $(filter -j%,$(MAKEFLAGS)),RAYON_NUM_THREADS=1)
+VARIANT_RUN = $(VARIANT_THREADS) $(IRL) --store $(STORE) run --data-dir $(DATA_DIR) --drop-round-datasets
 
 variants: $(VARIANTS:%=variant-%)
 
-variant-replace: build
-	$(IRL) --store $(STORE) run pipelines/variants/replace.yaml --data-dir $(DATA_DIR) \
-		--drop-round-datasets
+PERCENT := %
+.SECONDEXPANSION:
+$(VARIANTS:%=variant-%): variant-%: $$(filter chain-$$*-seed-$$(PERCENT),$$(VARIANT_CHAINS))
+	$(VARIANT_RUN) pipelines/variants/$*.yaml
 
-variant-%: variant-replace
-	$(VARIANT_RUN)
+$(VARIANT_CHAINS): chain-%: build
+	$(VARIANT_RUN) pipelines/variants/$(word 1,$(subst -seed-, ,$*)).yaml \
+		--set "seeds=[$(word 2,$(subst -seed-, ,$*))]"
 
 test: chromium
 	$(CARGO) test --release --locked --workspace
