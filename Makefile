@@ -17,7 +17,7 @@ TCH_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LIBTORCH_USE_PYTORCH=1 LD_LIBRARY_
 IRL_TCH := target/tch/release/irl
 DEVICE ?= cpu
 
-.PHONY: help build pipeline variants $(VARIANTS:%=variant-%) $(VARIANT_CHAINS) test chromium lint clean torch build-tch pipeline-tch test-tch \
+.PHONY: help build pipeline variants test chromium lint clean torch build-tch pipeline-tch test-tch \
 	bench
 
 help:
@@ -95,15 +95,16 @@ bench: torch
 	target/release/irl-bench write $(BENCH_DIR) --out BENCHMARKS.md
 
 # Every chain of pipelines/variants (one variant and one seed, `--set seeds=[N]`) is a target of
-# its own, so `make -j2 variants` runs two chains at a time. They are listed seed by seed within
-# each variant: the chains of one seed share the reference classifier and round 1, and the
-# replace chains, which run first, train those once per seed. Once a variant's chains are done,
-# running its whole file finds every stage finished and writes the seed summary. With more than
-# one job, every process computes on one thread: the small models keep about one core busy.
+# its own, so `make -j2 variants` runs two chains at a time. The chains of one seed share the
+# reference classifier and round 1, so every other chain of a seed waits for its replace chain,
+# which trains them. Once a variant's chains are done, running its whole file finds every stage
+# finished and writes the seed summary. With more than one job, every process computes on one
+# thread: the small models keep about one core busy.
 VARIANTS := replace accumulate mix warm control-original control-frozen
 variant_seeds = $(shell sed -n 's/^seeds: *\[\(.*\)\]/\1/p' pipelines/variants/$(1).yaml | tr -d ,)
 VARIANT_CHAINS := $(foreach v,$(VARIANTS),$(foreach s,$(call variant_seeds,$(v)),chain-$(v)-seed-$(s)))
-VARIANT_THREADS = $(if $(filter -j%,$(MAKEFLAGS)),RAYON_NUM_THREADS=1)
+REPLACE_CHAINS := $(filter chain-replace-seed-%,$(VARIANT_CHAINS))
+VARIANT_THREADS = $(if $(filter-out -j1,$(filter -j%,$(MAKEFLAGS))),RAYON_NUM_THREADS=1)
 VARIANT_RUN = $(VARIANT_THREADS) $(IRL) --store $(STORE) run --data-dir $(DATA_DIR) --drop-round-datasets
 
 variants: $(VARIANTS:%=variant-%)
@@ -116,6 +117,11 @@ $(VARIANTS:%=variant-%): variant-%: $$(filter chain-$$*-seed-$$(PERCENT),$$(VARI
 $(VARIANT_CHAINS): chain-%: build
 	$(VARIANT_RUN) pipelines/variants/$(word 1,$(subst -seed-, ,$*)).yaml \
 		--set "seeds=[$(word 2,$(subst -seed-, ,$*))]"
+
+$(filter-out $(REPLACE_CHAINS),$(VARIANT_CHAINS)): chain-%: \
+	$$(filter chain-replace-seed-$$(lastword $$(subst -seed-, ,$$*)),$$(REPLACE_CHAINS))
+
+.PHONY: $(VARIANTS:%=variant-%) $(VARIANT_CHAINS)
 
 test: chromium
 	$(CARGO) test --release --locked --workspace

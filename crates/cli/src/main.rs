@@ -223,7 +223,8 @@ fn run_cli() -> Result<()> {
             let mut seed_sets = 0;
             for run in &runs {
                 let pipeline = saved_pipeline(&store, run)?;
-                seed_sets += usize::from(pipeline.seeds.is_some());
+                let several_seeds = pipeline.seeds.as_ref().is_some_and(|seeds| seeds.len() > 1);
+                seed_sets += usize::from(several_seeds);
                 for chain in irl_pipeline::seeds::chains(&pipeline) {
                     // Each chain saved its own pipeline, with the data folder it ran on.
                     let chain = match pipeline.seeds {
@@ -236,7 +237,7 @@ fn run_cli() -> Result<()> {
                     out!("{}", index.display())?;
                 }
             }
-            // One seed set alone gets the page of its mean and interval over the seeds.
+            // One set of several seeds alone gets the page of its mean and interval over them.
             if runs.len() > 1 || seed_sets > 0 {
                 let dir = irl_pipeline::compare::compare(&store, &runs)?;
                 out!("{}", dir.join("index.html").display())?;

@@ -1159,6 +1159,10 @@ impl Runner<'_> {
             let Some(object) = record.outputs.get(*output) else {
                 continue;
             };
+            // A round dataset that `--drop-round-datasets` deleted gets no link.
+            if !self.store.has_object(object) {
+                continue;
+            }
             let relative = format!("iter-{iteration:02}/{file}");
             self.store.link(&self.pipeline.name, &relative, object)?;
         }
