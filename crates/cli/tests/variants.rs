@@ -312,7 +312,7 @@ fn seeds_are_summarised_with_intervals() {
         "{test_loss} vs {mean}"
     );
 
-    // A longer chain recomputes the deleted datasets it reads and reuses the rounds it had.
+    // A longer chain recomputes the deleted datasets and reuses the rounds it had.
     let mut longer = variant("study", 3, &["seeds=[3, 4]"]);
     longer.retain(|text| text != "seed=7");
     let extended = check(run_pipeline(

@@ -114,9 +114,9 @@ struct Runner<'a> {
     backend_key: String,
     /// Single-stage mode: the target stage has been reached.
     target_done: bool,
-    /// The loop reached its last round.
+    /// Whether the loop reached its last round.
     finished: bool,
-    /// Refresh mode passed over a stage it could not reuse.
+    /// Whether refresh mode passed over a stage it could not reuse.
     skipped: bool,
 }
 
@@ -150,6 +150,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions<'_>) -> Result<RunSummary, 
     // A finished chain needs none of its round datasets, so a run of one whose datasets
     // `--drop-round-datasets` deleted is only a refresh. It runs in full when the refresh stops
     // before the last round or passes over a stage.
+    // NOTE: that full run recomputes every deleted dataset, also those that no stage it runs reads.
     if options.mode == Mode::Full && store.lacks_round_datasets(&state)? {
         let refresh = RunOptions {
             mode: Mode::Refresh,
